@@ -1,0 +1,127 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type pkcs11js from 'pkcs11js';
+
+/**
+ * PKCS#11 calls that pkcs11js offers only in a blocking form (object search, attribute reads,
+ * object destruction, random) run on a worker thread, so that a slow token — a network HSM answers
+ * in milliseconds, and C_FindObjects on SoftHSM2 walks every object — never stalls the event loop.
+ *
+ * The worker loads the same shared library in the same process: C_Initialize there answers
+ * CKR_CRYPTOKI_ALREADY_INITIALIZED, and its session shares the application's login (PKCS#11 v2.40
+ * §5.6: login state is per application, not per session), so object handles are valid on both sides.
+ * The code is plain CommonJS evaluated in the worker, which works the same from sources and from dist.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const pkcs11js = require(workerData.pkcs11jsPath);
+const p11 = new pkcs11js.PKCS11();
+p11.load(workerData.libraryPath);
+try { p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK }); }
+catch (e) { if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test(String(e && e.message))) throw e; }
+const session = p11.C_OpenSession(workerData.slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+const buf = (u8) => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+const template = (t) => t.map((a) => ({ type: a.type, value: a.value instanceof Uint8Array ? buf(a.value) : a.value }));
+const ops = {
+  find(req) {
+    p11.C_FindObjectsInit(session, template(req.template));
+    try { return p11.C_FindObjects(session, req.max); } finally { p11.C_FindObjectsFinal(session); }
+  },
+  attributes(req) {
+    return p11.C_GetAttributeValue(session, buf(req.handle), req.types.map((type) => ({ type })))
+      .map((a) => ({ type: a.type, value: a.value }));
+  },
+  destroy(req) { p11.C_DestroyObject(session, buf(req.handle)); return null; },
+  random(req) { return p11.C_GenerateRandom(session, Buffer.alloc(req.length)); },
+};
+parentPort.on('message', (req) => {
+  try { parentPort.postMessage({ id: req.id, result: ops[req.op](req) }); }
+  catch (e) { parentPort.postMessage({ id: req.id, error: { message: String(e && e.message), code: e && e.code } }); }
+});
+parentPort.postMessage({ ready: true });
+`;
+
+export interface BlockingCallError {
+  readonly message: string;
+  readonly code: number | undefined;
+}
+
+export class BlockingCallFailed extends Error {
+  override readonly name = 'BlockingCallFailed';
+  constructor(readonly detail: BlockingCallError) {
+    super(detail.message);
+  }
+}
+
+type Template = pkcs11js.Template;
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+export class BlockingCalls {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (message: { id: number; result?: unknown; error?: BlockingCallError }) => {
+      const pending = this.pending.get(message.id);
+      if (!pending) return;
+      this.pending.delete(message.id);
+      if (message.error) pending.reject(new BlockingCallFailed(message.error));
+      else pending.resolve(message.result);
+    });
+    worker.on('error', (error) => this.failAll(error));
+    worker.on('exit', () => this.failAll(new Error('PKCS#11 worker exited')));
+  }
+
+  static async start(libraryPath: string, slot: Buffer): Promise<BlockingCalls> {
+    const pkcs11jsPath = createRequire(import.meta.url).resolve('pkcs11js');
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { pkcs11jsPath, libraryPath, slot } });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+    });
+    return new BlockingCalls(worker);
+  }
+
+  async find(template: Template, max: number): Promise<Buffer[]> {
+    const handles = (await this.call('find', { template, max })) as Uint8Array[];
+    return handles.map(toBuffer);
+  }
+
+  async attributes(handle: Buffer, types: number[]): Promise<Map<number, Buffer>> {
+    const attributes = (await this.call('attributes', { handle, types })) as Array<{ type: number; value: Uint8Array }>;
+    return new Map(attributes.map((a) => [a.type, toBuffer(a.value)]));
+  }
+
+  async destroy(handle: Buffer): Promise<void> {
+    await this.call('destroy', { handle });
+  }
+
+  async random(length: number): Promise<Buffer> {
+    return toBuffer((await this.call('random', { length })) as Uint8Array);
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private call(op: string, args: Record<string, unknown>): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, op, ...args });
+    });
+  }
+
+  private failAll(error: Error): void {
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

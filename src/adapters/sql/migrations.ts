@@ -1,0 +1,97 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * One step of the schema. Steps are applied in order, each exactly once, and recorded in
+ * `schema_migrations`; a released step is never edited — a change is a new step.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * The SQLite schema (the PostgreSQL store keeps its own list beside this one).
+ *
+ * Times are epoch milliseconds in INTEGER columns, so they compare and sort as numbers and
+ * round-trip a JavaScript Date exactly. `keys.current_version_id` must name a version of the same
+ * key; the check is deferred to commit because a key and its first version are inserted together.
+ */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'keys, key versions and tags',
+    sql: `
+      CREATE TABLE keys (
+        id                 TEXT    NOT NULL PRIMARY KEY,
+        arn                TEXT    NOT NULL,
+        account            TEXT    NOT NULL,
+        key_spec           TEXT    NOT NULL,
+        key_usage          TEXT    NOT NULL,
+        origin             TEXT    NOT NULL,
+        description        TEXT    NOT NULL DEFAULT '',
+        state              TEXT    NOT NULL,
+        created_at         INTEGER NOT NULL,
+        deletion_date      INTEGER,
+        current_version_id TEXT    NOT NULL,
+        FOREIGN KEY (id, current_version_id) REFERENCES key_versions (key_id, id)
+          DEFERRABLE INITIALLY DEFERRED
+      ) STRICT;
+
+      -- ListKeys pages through one account in (created_at, id) order.
+      CREATE INDEX keys_by_account ON keys (account, created_at, id);
+
+      CREATE TABLE key_versions (
+        id         TEXT    NOT NULL PRIMARY KEY,
+        key_id     TEXT    NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        UNIQUE (key_id, id)
+      ) STRICT;
+
+      CREATE TABLE key_tags (
+        key_id    TEXT NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+        tag_key   TEXT NOT NULL,
+        tag_value TEXT NOT NULL,
+        PRIMARY KEY (key_id, tag_key)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
+];
+
+/**
+ * Brings the database up to the last of `migrations`, applying only the missing steps, all in one
+ * IMMEDIATE transaction: two processes opening the same file serialise here, and a failing step
+ * leaves the schema exactly as it was. Returns the versions applied.
+ */
+export function applySqliteMigrations(db: Database, migrations: readonly Migration[]): number[] {
+  migrations.forEach((migration, index) => {
+    const previous = migrations[index - 1];
+    if (previous && migration.version <= previous.version) {
+      throw new Error(`migration ${migration.version} is out of order`);
+    }
+  });
+  const migrate = db.transaction((): number[] => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER NOT NULL PRIMARY KEY,
+      name       TEXT    NOT NULL,
+      applied_at INTEGER NOT NULL
+    ) STRICT`);
+    const applied = new Set(
+      db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[],
+    );
+    const known = new Set(migrations.map((migration) => migration.version));
+    const unknown = [...applied].filter((version) => !known.has(version));
+    if (unknown.length > 0) {
+      // A newer p11kms wrote this database; running older code against it could corrupt it.
+      throw new Error(`database has schema versions this p11kms does not know: ${unknown.join(', ')}`);
+    }
+    const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    const pending = migrations.filter((migration) => !applied.has(migration.version));
+    for (const migration of pending) {
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, Date.now());
+    }
+    return pending.map((migration) => migration.version);
+  });
+  return migrate.immediate();
+}

@@ -1,0 +1,44 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export const SOFTHSM2_LIBRARY = '/usr/lib/softhsm/libsofthsm2.so';
+
+export interface TestToken {
+  readonly dir: string;
+  readonly conf: string;
+  readonly libraryPath: string;
+  readonly tokenLabel: string;
+  readonly pin: string;
+}
+
+/**
+ * A fresh SoftHSM2 token in its own directory for one test file. SOFTHSM2_CONF is set for this
+ * process before the library is first loaded; vitest runs each file in its own process.
+ */
+export function freshToken(label = 'p11kms-test'): TestToken {
+  const dir = mkdtempSync(join(tmpdir(), 'p11kms-token-'));
+  const tokenDir = join(dir, 'tokens');
+  mkdirSync(tokenDir);
+  const conf = join(dir, 'softhsm2.conf');
+  writeFileSync(conf, `directories.tokendir = ${tokenDir}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  const pin = randomBytes(12).toString('hex');
+  execFileSync(
+    'softhsm2-util',
+    ['--init-token', '--free', '--label', label, '--so-pin', randomBytes(12).toString('hex'), '--pin', pin],
+    { env: { ...process.env, SOFTHSM2_CONF: conf }, stdio: 'pipe' },
+  );
+  process.env.SOFTHSM2_CONF = conf;
+  return { dir, conf, libraryPath: SOFTHSM2_LIBRARY, tokenLabel: label, pin };
+}
+
+/** OpenSC's independent view of the token's objects (`pkcs11-tool --list-objects`). */
+export function listObjectsWithPkcs11Tool(token: TestToken): string {
+  return execFileSync(
+    'pkcs11-tool',
+    ['--module', token.libraryPath, '--token-label', token.tokenLabel, '--login', '--pin', token.pin, '--list-objects'],
+    { env: { ...process.env, SOFTHSM2_CONF: token.conf }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+}
