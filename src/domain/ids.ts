@@ -31,6 +31,8 @@ export function parseArn(value: string): Arn | undefined {
   const parts = value.split(':');
   if (parts.length < 6 || parts[0] !== 'arn') return undefined;
   const [, partition, service, region, account] = parts as [string, string, string, string, string];
+  // Region and account may be empty (IAM, S3); partition and service never are.
+  if (partition === '' || service === '') return undefined;
   return { partition, service, region, account, resource: parts.slice(5).join(':') };
 }
 

@@ -170,24 +170,29 @@ describe('mutual TLS with node:tls', () => {
   });
 
   it('rejects a client certificate issued by another CA', async () => {
+    // Same subject name as the trusted CA: only the signature can tell them apart.
     const otherCa = await createCertificateAuthority({ commonName: 'p11kms test CA', validDays: 30 });
     const impostor = await issueClientCertificate(otherCa, { principal: ROLE_PRINCIPAL, validDays: 30 });
     const acceptedBefore = acceptedPeers.length;
     const rejectedBefore = rejectedHandshakes.length;
     const outcome = await connect(impostor);
+    // Under TLS 1.3 the client may finish its half of the handshake before the server's alert
+    // arrives, so the server's verdict is the one to assert on, not a client-side error.
     expect(outcome.received).toBe('');
-    expect(outcome.error).toBeDefined();
     expect(acceptedPeers.length).toBe(acceptedBefore);
+    // Node verifies the chain after OpenSSL's handshake and then destroys the socket, so the
+    // server reports a dropped connection rather than a certificate alert.
     await waitFor(() => rejectedHandshakes.length > rejectedBefore);
-    expect(rejectedHandshakes.at(-1)?.message).toMatch(/certificate/i);
   });
 
   it('rejects a client that presents no certificate', async () => {
     const acceptedBefore = acceptedPeers.length;
+    const rejectedBefore = rejectedHandshakes.length;
     const outcome = await connect({});
     expect(outcome.received).toBe('');
-    expect(outcome.error).toBeDefined();
     expect(acceptedPeers.length).toBe(acceptedBefore);
+    await waitFor(() => rejectedHandshakes.length > rejectedBefore);
+    expect(rejectedHandshakes.at(-1)?.message).toMatch(/peer did not return a certificate/);
   });
 });
 

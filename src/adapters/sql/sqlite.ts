@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { KmsError, needs, validation } from '../../domain/errors.js';
+import { isKeyId } from '../../domain/ids.js';
 import type { KeyOrigin, KeyRecord, KeySpec, KeyState, KeyUsage, KeyVersion, Tag } from '../../domain/key.js';
 import type { ListKeysQuery, MetadataStore, NewKey, Page } from '../../ports/metadata-store.js';
 import { applySqliteMigrations, SQLITE_MIGRATIONS } from './migrations.js';
@@ -30,8 +31,9 @@ const BUSY_TIMEOUT_MS = 5000;
 
 /**
  * The embedded MetadataStore: one SQLite file under the data directory (DESIGN.md, "Scaling out").
- * better-sqlite3 is synchronous; each call is a few microseconds of local I/O, and the methods are
- * async only so that SQLite and PostgreSQL share one port and one contract suite.
+ * better-sqlite3 is synchronous: a read takes microseconds, a commit waits for its fsync (FULL).
+ * Metadata writes are rare beside crypto calls, so they run inline; the methods are async so that
+ * SQLite and PostgreSQL share one port and one contract suite.
  */
 export class SqliteMetadataStore implements MetadataStore {
   private readonly statements: ReturnType<typeof prepareStatements>;
@@ -184,8 +186,14 @@ function decodeMarker(marker: string): [createdAt: number, id: string] {
   const text = Buffer.from(marker, 'base64url').toString('utf8');
   const match = MARKER.exec(text);
   const createdAt = Number(match?.[1]);
-  if (!match?.[2] || Buffer.from(text, 'utf8').toString('base64url') !== marker || !Number.isSafeInteger(createdAt)) {
+  const keyId = match?.[2];
+  if (
+    keyId === undefined ||
+    !isKeyId(keyId) ||
+    !Number.isSafeInteger(createdAt) ||
+    Buffer.from(text, 'utf8').toString('base64url') !== marker
+  ) {
     throw new KmsError('InvalidMarkerException', 'The Marker is not valid; pass the NextMarker of a previous response.');
   }
-  return [createdAt, match[2]];
+  return [createdAt, keyId];
 }
