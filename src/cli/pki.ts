@@ -1,3 +1,6 @@
+// @peculiar/x509 resolves its algorithm providers through tsyringe, which needs the Reflect
+// metadata API installed before it loads; ESM evaluates imports in order, so this one comes first.
+import 'reflect-metadata';
 import { KeyObject, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { parsePrincipal } from '../domain/principal.js';
