@@ -1,0 +1,135 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { KmsClient, type KmsRpc } from '../transport/grpc/client.js';
+import { dataDirLayout } from './data-dir.js';
+import { keyValuePairs, toAwsJson } from './aws-json.js';
+
+interface ConnectionOptions {
+  dataDir: string;
+  endpoint?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+type Options = ConnectionOptions & Record<string, unknown>;
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const integer = (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed)) throw new Error(`not an integer: ${value}`);
+  return parsed;
+};
+const base64 = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64') : undefined);
+const context = (value: unknown) => keyValuePairs(value as string[] | undefined, 'encryption context');
+
+function plaintextFrom(options: Options): Buffer | undefined {
+  if (typeof options.plaintext === 'string') return Buffer.from(options.plaintext, 'utf8');
+  if (typeof options.plaintextBase64 === 'string') return Buffer.from(options.plaintextBase64, 'base64');
+  if (typeof options.plaintextFile === 'string') return readFileSync(options.plaintextFile);
+  return undefined;
+}
+
+/** Each client command: its RPC, its flags, and how the flags become the request. */
+const COMMANDS: Array<{
+  name: string;
+  rpc: KmsRpc;
+  describe: string;
+  flags: Array<[string, string, ((value: string, previous?: any) => unknown)?]>;
+  request: (options: Options) => Record<string, unknown>;
+}> = [
+  {
+    name: 'create-key',
+    rpc: 'CreateKey',
+    describe: 'create a KMS key whose material is generated in the token',
+    flags: [['--description <text>', 'description'], ['--key-spec <spec>', 'key spec'], ['--key-usage <usage>', 'key usage'], ['--tag <key=value>', 'a tag (repeatable)', collect]],
+    request: (o) => ({
+      description: o.description,
+      keySpec: o.keySpec,
+      keyUsage: o.keyUsage,
+      tags: Object.entries(keyValuePairs(o.tag as string[] | undefined, 'tag')).map(([tagKey, tagValue]) => ({ tagKey, tagValue })),
+    }),
+  },
+  { name: 'describe-key', rpc: 'DescribeKey', describe: 'show a key', flags: [['--key-id <id>', 'key id, ARN, alias name or alias ARN']], request: (o) => ({ keyId: o.keyId }) },
+  { name: 'list-keys', rpc: 'ListKeys', describe: 'list keys', flags: [['--limit <n>', 'page size', integer], ['--marker <marker>', 'next page']], request: (o) => ({ limit: o.limit, marker: o.marker }) },
+  { name: 'enable-key', rpc: 'EnableKey', describe: 'enable a key', flags: [['--key-id <id>', 'key']], request: (o) => ({ keyId: o.keyId }) },
+  { name: 'disable-key', rpc: 'DisableKey', describe: 'disable a key', flags: [['--key-id <id>', 'key']], request: (o) => ({ keyId: o.keyId }) },
+  {
+    name: 'encrypt',
+    rpc: 'Encrypt',
+    describe: 'encrypt up to 4096 bytes',
+    flags: [['--key-id <id>', 'key'], ['--plaintext <text>', 'UTF-8 plaintext'], ['--plaintext-base64 <b64>', 'plaintext in base64'], ['--plaintext-file <path>', 'plaintext from a file'], ['--encryption-context <key=value>', 'context pair (repeatable)', collect]],
+    request: (o) => ({ keyId: o.keyId, plaintext: plaintextFrom(o), encryptionContext: context(o.encryptionContext) }),
+  },
+  {
+    name: 'decrypt',
+    rpc: 'Decrypt',
+    describe: 'decrypt a ciphertext blob (base64); Plaintext is printed in base64',
+    flags: [['--ciphertext-blob <b64>', 'ciphertext'], ['--key-id <id>', 'expected key (optional)'], ['--encryption-context <key=value>', 'context pair (repeatable)', collect]],
+    request: (o) => ({ ciphertextBlob: base64(o.ciphertextBlob), keyId: o.keyId, encryptionContext: context(o.encryptionContext) }),
+  },
+  {
+    name: 're-encrypt',
+    rpc: 'ReEncrypt',
+    describe: 'decrypt and encrypt again under another key or context, inside the service',
+    flags: [['--ciphertext-blob <b64>', 'ciphertext'], ['--destination-key-id <id>', 'destination key'], ['--source-key-id <id>', 'expected source key'], ['--source-encryption-context <key=value>', 'source context pair', collect], ['--destination-encryption-context <key=value>', 'destination context pair', collect]],
+    request: (o) => ({
+      ciphertextBlob: base64(o.ciphertextBlob),
+      destinationKeyId: o.destinationKeyId,
+      sourceKeyId: o.sourceKeyId,
+      sourceEncryptionContext: context(o.sourceEncryptionContext),
+      destinationEncryptionContext: context(o.destinationEncryptionContext),
+    }),
+  },
+  ...(['generate-data-key', 'generate-data-key-without-plaintext'] as const).map((name) => ({
+    name,
+    rpc: (name === 'generate-data-key' ? 'GenerateDataKey' : 'GenerateDataKeyWithoutPlaintext') as KmsRpc,
+    describe: name === 'generate-data-key' ? 'make a data key: plaintext and encrypted copy' : 'make a data key: encrypted copy only',
+    flags: [['--key-id <id>', 'key'], ['--key-spec <spec>', 'AES_128 or AES_256'], ['--number-of-bytes <n>', '1 to 1024', integer], ['--encryption-context <key=value>', 'context pair (repeatable)', collect]] as Array<[string, string, ((value: string, previous?: any) => unknown)?]>,
+    request: (o: Options) => ({ keyId: o.keyId, keySpec: o.keySpec, numberOfBytes: o.numberOfBytes, encryptionContext: context(o.encryptionContext) }),
+  })),
+  { name: 'generate-random', rpc: 'GenerateRandom', describe: 'random bytes from the token', flags: [['--number-of-bytes <n>', '1 to 1024', integer]], request: (o) => ({ numberOfBytes: o.numberOfBytes }) },
+];
+
+function connect(options: ConnectionOptions): KmsClient {
+  const layout = dataDirLayout(options.dataDir);
+  let endpoint = options.endpoint;
+  if (!endpoint) {
+    if (!existsSync(layout.endpointFile)) {
+      throw new Error(`no --endpoint given and ${layout.endpointFile} does not exist: is 'p11kms serve' running?`);
+    }
+    endpoint = readFileSync(layout.endpointFile, 'utf8').trim();
+  }
+  return KmsClient.connect(endpoint, {
+    caPem: readFileSync(options.ca ?? layout.caCert),
+    certPem: readFileSync(options.cert ?? layout.adminCert),
+    keyPem: readFileSync(options.key ?? layout.adminKey),
+  });
+}
+
+export function registerClientCommands(program: Command, run: (action: () => Promise<unknown>) => Promise<void>): void {
+  for (const spec of COMMANDS) {
+    const command = program
+      .command(spec.name)
+      .description(spec.describe)
+      .option('--data-dir <dir>', 'data dir of a local server (CA, admin certificate, endpoint)', './data')
+      .option('--endpoint <host:port>', 'server address (default: <data-dir>/endpoint)')
+      .option('--ca <pem>', 'CA certificate that signed the server certificate')
+      .option('--cert <pem>', 'client certificate (its URI SAN is your principal)')
+      .option('--key <pem>', 'client private key');
+    for (const [flags, description, parse] of spec.flags) {
+      if (parse) command.option(flags, description, parse as (value: string, previous: unknown) => unknown);
+      else command.option(flags, description);
+    }
+    command.action((options: Options) =>
+      run(async () => {
+        const client = connect(options);
+        try {
+          return toAwsJson(await client.call(spec.rpc, spec.request(options)));
+        } finally {
+          client.close();
+        }
+      }),
+    );
+  }
+}

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { DEFAULT_ACCOUNT, DEFAULT_TOKEN_LABEL, dataDirLayout, type DataDirLayout } from './cli/data-dir.js';
+import { isProfileName } from './adapters/pkcs11/vendor-profiles.js';
+
+/**
+ * The service's configuration: a JSON file for production (bring your own token, CA and
+ * certificates), or everything derived from a data dir made by `p11kms init` for development.
+ * The PIN itself is never part of it: only where to read it from (an env var or a 0600 file).
+ */
+const ConfigSchema = z
+  .object({
+    listen: z.string().regex(/^[^:]+:\d{1,5}$/, 'listen must be host:port').default('127.0.0.1:7443'),
+    partition: z.string().min(1).default('aws'),
+    region: z.string().min(1).default('us-east-1'),
+    defaultAccount: z.string().regex(/^\d{12}$/, 'defaultAccount must be a 12-digit account id').default(DEFAULT_ACCOUNT),
+    pkcs11: z
+      .object({
+        library: z.string().min(1),
+        tokenLabel: z.string().min(1).default(DEFAULT_TOKEN_LABEL),
+        pinEnv: z.string().min(1).optional(),
+        pinFile: z.string().min(1).optional(),
+        profile: z.string().refine(isProfileName, 'unknown vendor profile').optional(),
+        /** SoftHSM2 only: its configuration file, exported as SOFTHSM2_CONF before the library loads. */
+        softhsmConf: z.string().optional(),
+      })
+      .strict()
+      .refine((p) => p.pinEnv !== undefined || p.pinFile !== undefined, 'pkcs11 needs pinEnv or pinFile'),
+    tls: z.object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).strict(),
+    store: z.object({ sqlite: z.string().min(1) }).strict(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function parseConfig(input: unknown, source: string): Config {
+  const result = ConfigSchema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration in ${source}: ${problems.join('; ')}`);
+  }
+  return result.data;
+}
+
+export function loadConfigFile(path: string): Config {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`cannot read configuration ${path}: ${(error as Error).message}`);
+  }
+  return parseConfig(raw, path);
+}
+
+/** The embedded defaults: everything under a data dir initialised by `p11kms init`. */
+export function configForDataDir(root: string, softhsmLibrary: string): { config: Config; layout: DataDirLayout } {
+  const layout = dataDirLayout(root);
+  const config = parseConfig(
+    {
+      pkcs11: { library: softhsmLibrary, pinFile: layout.pinFile, softhsmConf: layout.softhsmConf, profile: 'softhsm2' },
+      tls: { ca: layout.caCert, cert: layout.serverCert, key: layout.serverKey },
+      store: { sqlite: layout.database },
+    },
+    `data dir ${root}`,
+  );
+  return { config, layout };
+}

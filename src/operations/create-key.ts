@@ -1,0 +1,74 @@
+import { KmsError, needs, validation } from '../domain/errors.js';
+import { keyArn, newKeyId, newKeyVersionId } from '../domain/ids.js';
+import { KEY_SPECS, KEY_USAGES, type KeyOrigin, type KeyRecord, type KeySpec, type KeyUsage, type Tag } from '../domain/key.js';
+import { defineOperation } from './operation.js';
+import { keyMetadata, type KeyMetadata } from './key-metadata.js';
+import { validateTags } from './tags.js';
+
+export interface CreateKeyRequest {
+  readonly description?: string;
+  readonly keyUsage?: KeyUsage;
+  readonly keySpec?: KeySpec;
+  readonly origin?: KeyOrigin | string;
+  readonly tags?: readonly Tag[];
+}
+
+export interface CreateKeyResponse {
+  readonly keyMetadata: KeyMetadata;
+}
+
+export const MAX_DESCRIPTION_LENGTH = 8192;
+
+/** AWS KMS CreateKey. The key material is generated inside the token and never leaves it. */
+export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
+  name: 'CreateKey',
+  action: 'kms:CreateKey',
+  keys: {},
+  audit: (request) => ({ keySpec: request.keySpec, keyUsage: request.keyUsage, tagKeys: request.tags?.map((t) => t.tagKey) }),
+  validate(request) {
+    needs((request.description ?? '').length <= MAX_DESCRIPTION_LENGTH, () =>
+      validation(`Description must be at most ${MAX_DESCRIPTION_LENGTH} characters.`),
+    );
+    needs(request.keySpec === undefined || KEY_SPECS.includes(request.keySpec), () => validation('Unknown KeySpec.'));
+    needs(request.keyUsage === undefined || KEY_USAGES.includes(request.keyUsage), () => validation('Unknown KeyUsage.'));
+    const spec = request.keySpec ?? 'SYMMETRIC_DEFAULT';
+    const usage = request.keyUsage ?? 'ENCRYPT_DECRYPT';
+    needs(spec !== 'SYMMETRIC_DEFAULT' || usage === 'ENCRYPT_DECRYPT', () =>
+      validation(`KeyUsage ${usage} is not compatible with KeySpec SYMMETRIC_DEFAULT.`),
+    );
+    needs(spec === 'SYMMETRIC_DEFAULT', () =>
+      new KmsError('UnsupportedOperationException', `KeySpec ${spec} is not supported by this service yet.`),
+    );
+    needs(request.origin === undefined || request.origin === 'AWS_KMS', () =>
+      new KmsError('UnsupportedOperationException', `Origin ${request.origin} is not supported; keys are generated in the token.`),
+    );
+    validateTags(request.tags ?? []);
+  },
+  async run(request, { hsm, store, clock, location, caller }) {
+    const id = newKeyId();
+    const versionId = newKeyVersionId();
+    const now = clock.now();
+    const key: KeyRecord = {
+      id,
+      arn: keyArn(location, caller.account, id),
+      account: caller.account,
+      keySpec: 'SYMMETRIC_DEFAULT',
+      keyUsage: 'ENCRYPT_DECRYPT',
+      origin: 'AWS_KMS',
+      description: request.description ?? '',
+      state: 'Enabled',
+      createdAt: now,
+      deletionDate: undefined,
+      currentVersionId: versionId,
+    };
+    await hsm.generateSymmetricKey({ versionId, label: `p11kms:${id}:${versionId}` });
+    try {
+      await store.createKey({ key, version: { id: versionId, keyId: id, createdAt: now }, tags: request.tags ?? [] });
+    } catch (error) {
+      // No metadata, so no usable key: remove the token object rather than leave an orphan.
+      await hsm.destroyKey(versionId);
+      throw error;
+    }
+    return { keyMetadata: keyMetadata(key) };
+  },
+});

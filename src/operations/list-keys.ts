@@ -1,0 +1,38 @@
+import { needs, validation } from '../domain/errors.js';
+import { defineOperation } from './operation.js';
+
+export interface ListKeysRequest {
+  readonly limit?: number;
+  readonly marker?: string;
+}
+
+export interface ListKeysResponse {
+  readonly keys: Array<{ keyId: string; keyArn: string }>;
+  readonly nextMarker: string | undefined;
+  readonly truncated: boolean;
+}
+
+/** AWS KMS ListKeys: Limit 1–1000 (default 100), an opaque Marker from the previous page. */
+export const listKeys = defineOperation<ListKeysRequest, ListKeysResponse>({
+  name: 'ListKeys',
+  action: 'kms:ListKeys',
+  keys: {},
+  audit: (request) => ({ limit: request.limit }),
+  validate(request) {
+    needs(request.limit === undefined || (Number.isInteger(request.limit) && request.limit >= 1 && request.limit <= 1000), () =>
+      validation('Limit must be between 1 and 1000.'),
+    );
+  },
+  async run(request, { store, caller }) {
+    const page = await store.listKeys({
+      account: caller.account,
+      limit: request.limit ?? 100,
+      marker: request.marker || undefined,
+    });
+    return {
+      keys: page.items.map((key) => ({ keyId: key.id, keyArn: key.arn })),
+      nextMarker: page.nextMarker,
+      truncated: page.nextMarker !== undefined,
+    };
+  },
+});

@@ -1,0 +1,19 @@
+import { KmsError } from '../domain/errors.js';
+import type { Tag } from '../domain/key.js';
+
+/** AWS KMS tag limits (API Reference, Tag): key 1–128, value 0–256, 50 tags, `aws:` reserved. */
+export const MAX_TAGS = 50;
+
+export function validateTags(tags: readonly Tag[]): void {
+  if (tags.length > MAX_TAGS) throw new KmsError('TagException', `A key can have at most ${MAX_TAGS} tags.`);
+  const seen = new Set<string>();
+  for (const { tagKey, tagValue } of tags) {
+    if (tagKey.length < 1 || tagKey.length > 128) {
+      throw new KmsError('TagException', 'TagKey must be 1 to 128 characters.');
+    }
+    if (tagValue.length > 256) throw new KmsError('TagException', 'TagValue must be at most 256 characters.');
+    if (tagKey.startsWith('aws:')) throw new KmsError('TagException', "Tag keys beginning with 'aws:' are reserved.");
+    if (seen.has(tagKey)) throw new KmsError('TagException', `Duplicate tag key '${tagKey}'.`);
+    seen.add(tagKey);
+  }
+}

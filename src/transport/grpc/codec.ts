@@ -1,0 +1,93 @@
+import protobuf from 'protobufjs';
+
+/**
+ * Converts between wire messages (snake_case, prefixed enum names, Timestamps) and the operations'
+ * requests and responses (camelCase, AWS enum values, Dates), driven by the proto reflection so
+ * that every message is handled the same way. Nothing below the transport sees protobuf.
+ */
+export class MessageCodec {
+  private readonly enumPrefixes = new Map<protobuf.Enum, string>();
+
+  /** Wire → operation. Absent fields stay absent; the *_UNSPECIFIED enum value counts as absent. */
+  toOperation(type: protobuf.Type, message: Record<string, unknown>): Record<string, unknown> {
+    const result: Record<string, unknown> = {};
+    for (const field of type.fieldsArray) {
+      const value = message[field.name];
+      if (value === undefined || value === null) continue;
+      const converted = field.map
+        ? this.mapIn(field, value as Record<string, unknown>)
+        : field.repeated
+          ? (value as unknown[]).map((item) => this.valueIn(field, item)).filter((item) => item !== undefined)
+          : this.valueIn(field, value);
+      if (converted !== undefined) result[camelCase(field.name)] = converted;
+    }
+    return result;
+  }
+
+  /** Operation → wire. */
+  toWire(type: protobuf.Type, value: Record<string, unknown>): Record<string, unknown> {
+    const result: Record<string, unknown> = {};
+    for (const field of type.fieldsArray) {
+      const item = value[camelCase(field.name)];
+      if (item === undefined || item === null) continue;
+      result[field.name] = field.map
+        ? this.mapOut(field, item as Record<string, unknown>)
+        : field.repeated
+          ? (item as unknown[]).map((element) => this.valueOut(field, element))
+          : this.valueOut(field, item);
+    }
+    return result;
+  }
+
+  private valueIn(field: protobuf.Field, value: unknown): unknown {
+    const resolved = field.resolvedType;
+    if (resolved instanceof protobuf.Enum) {
+      const name = String(value);
+      const prefix = this.prefix(resolved);
+      return name === `${prefix}UNSPECIFIED` ? undefined : name.startsWith(prefix) ? name.slice(prefix.length) : name;
+    }
+    if (resolved instanceof protobuf.Type) {
+      if (resolved.fullName === '.google.protobuf.Timestamp') {
+        const { seconds, nanos } = value as { seconds?: string | number; nanos?: number };
+        return new Date(Number(seconds ?? 0) * 1000 + Math.floor((nanos ?? 0) / 1e6));
+      }
+      return this.toOperation(resolved, value as Record<string, unknown>);
+    }
+    return value;
+  }
+
+  private valueOut(field: protobuf.Field, value: unknown): unknown {
+    const resolved = field.resolvedType;
+    if (resolved instanceof protobuf.Enum) return `${this.prefix(resolved)}${String(value)}`;
+    if (resolved instanceof protobuf.Type) {
+      if (resolved.fullName === '.google.protobuf.Timestamp') {
+        const millis = (value as Date).getTime();
+        return { seconds: String(Math.floor(millis / 1000)), nanos: (millis % 1000) * 1e6 };
+      }
+      return this.toWire(resolved, value as Record<string, unknown>);
+    }
+    return value;
+  }
+
+  private mapIn(field: protobuf.Field, value: Record<string, unknown>): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.valueIn(field, v)]));
+  }
+
+  private mapOut(field: protobuf.Field, value: Record<string, unknown>): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.valueOut(field, v)]));
+  }
+
+  /** KeySpec → "KEY_SPEC_": enum values carry their type's name (kms.proto). */
+  private prefix(type: protobuf.Enum): string {
+    let prefix = this.enumPrefixes.get(type);
+    if (prefix === undefined) {
+      prefix = `${type.name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}_`;
+      this.enumPrefixes.set(type, prefix);
+    }
+    return prefix;
+  }
+}
+
+export function camelCase(snake: string): string {
+  return snake.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}

@@ -1,0 +1,21 @@
+import * as operations from '../../operations/index.js';
+import type { AnyOperation } from '../../operations/operation.js';
+import type { KeyManagementServiceHandlers } from './generated/p11kms/v1/KeyManagementService.js';
+
+/**
+ * RPC name → operation. `satisfies` makes the compiler refuse a proto RPC without an operation,
+ * or an entry the proto does not declare.
+ */
+export const KMS_ROUTES = {
+  CreateKey: operations.createKey,
+  DescribeKey: operations.describeKey,
+  ListKeys: operations.listKeys,
+  EnableKey: operations.enableKey,
+  DisableKey: operations.disableKey,
+  Encrypt: operations.encrypt,
+  Decrypt: operations.decrypt,
+  ReEncrypt: operations.reEncrypt,
+  GenerateDataKey: operations.generateDataKey,
+  GenerateDataKeyWithoutPlaintext: operations.generateDataKeyWithoutPlaintext,
+  GenerateRandom: operations.generateRandom,
+} satisfies Record<keyof KeyManagementServiceHandlers, AnyOperation>;

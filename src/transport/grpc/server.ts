@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { ReflectionService } from '@grpc/reflection';
+import type { AnyOperation } from '../../operations/operation.js';
+import type { Pipeline } from '../../pipeline/pipeline.js';
+import { MessageCodec } from './codec.js';
+import { REQUEST_ID_TRAILER, StatusMapper } from './errors.js';
+import { loadPackageDefinition, loadReflection } from './proto-files.js';
+import { KMS_ROUTES } from './routes.js';
+
+export const KMS_SERVICE = 'p11kms.v1.KeyManagementService';
+
+export interface TlsMaterial {
+  readonly caPem: Buffer;
+  readonly certPem: Buffer;
+  readonly keyPem: Buffer;
+}
+
+export interface GrpcServerOptions {
+  /** host:port; port 0 picks a free one. */
+  readonly listen: string;
+  readonly tls: TlsMaterial;
+  readonly pipeline: Pipeline;
+}
+
+export interface RunningGrpcServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The gRPC front door: mutual TLS (a client certificate from the configured CA is required),
+ * the KMS service, and the standard health and reflection services.
+ */
+export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const packageDefinition = loadPackageDefinition();
+  const reflection = loadReflection();
+  const codec = new MessageCodec();
+  const statuses = new StatusMapper(reflection);
+  const serviceReflection = reflection.lookupService(KMS_SERVICE);
+  const grpcObject = grpc.loadPackageDefinition(packageDefinition) as unknown as {
+    p11kms: { v1: { KeyManagementService: { service: grpc.ServiceDefinition } } };
+  };
+
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const [rpc, operation] of Object.entries(KMS_ROUTES) as Array<[string, AnyOperation]>) {
+    const method = serviceReflection.methods[rpc]!;
+    const requestType = method.resolvedRequestType!;
+    const responseType = method.resolvedResponseType!;
+    handlers[rpc] = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const requestId = randomUUID();
+      const envelope = {
+        requestId,
+        peerIdentities: uriSans(call.getAuthContext().sslPeerCertificate?.subjectaltname),
+        sourceAddress: call.getPeer(),
+      };
+      options.pipeline
+        .execute<Record<string, unknown>>(operation, codec.toOperation(requestType, call.request), envelope)
+        .then(
+          (result) => {
+            const trailer = new grpc.Metadata();
+            trailer.set(REQUEST_ID_TRAILER, requestId);
+            callback(null, codec.toWire(responseType, result), trailer);
+            // grpc-js has serialised the response inside callback(); wipe the plaintext we held.
+            wipeSensitive(result);
+          },
+          (error: unknown) => callback(statuses.toStatus(error, requestId)),
+        );
+    };
+  }
+
+  const server = new grpc.Server();
+  server.addService(grpcObject.p11kms.v1.KeyManagementService.service, handlers);
+  new HealthImplementation({ '': 'SERVING', [KMS_SERVICE]: 'SERVING' }).addToServer(server);
+  new ReflectionService(packageDefinition).addToServer(server);
+
+  const credentials = grpc.ServerCredentials.createSsl(
+    options.tls.caPem,
+    [{ private_key: options.tls.keyPem, cert_chain: options.tls.certPem }],
+    true,
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(options.listen, credentials, (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
+  );
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.forceShutdown(), 5000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}
+
+/** `URI:arn:aws:iam::111122223333:role/Dev, DNS:x` → ['arn:aws:iam::111122223333:role/Dev']. */
+export function uriSans(subjectAltName: string | undefined): string[] {
+  if (!subjectAltName) return [];
+  return subjectAltName
+    .split(', ')
+    .filter((entry) => entry.startsWith('URI:'))
+    .map((entry) => entry.slice(4));
+}
+
+/** Plaintext and data keys in a response are zeroed once sent (STYLE.md, habit 11). */
+function wipeSensitive(result: Record<string, unknown>): void {
+  const plaintext = result.plaintext;
+  if (Buffer.isBuffer(plaintext)) plaintext.fill(0);
+}
