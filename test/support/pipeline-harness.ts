@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import { Pkcs11Hsm } from '../../src/adapters/pkcs11/pkcs11-hsm.js';
+import { SqliteMetadataStore } from '../../src/adapters/sql/sqlite.js';
+import type { AnyOperation } from '../../src/operations/operation.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
+import { accountBoundaryAuthorizer } from '../../src/policy/account-boundary.js';
+import type { AuditEvent, AuditSink } from '../../src/ports/audit-sink.js';
+import type { Clock } from '../../src/ports/clock.js';
+import { freshToken, type TestToken } from './softhsm.js';
+
+export const ACCOUNT = '111122223333';
+export const OTHER_ACCOUNT = '444455556666';
+export const ADMIN = `arn:aws:iam::${ACCOUNT}:root`;
+export const DEVELOPER = `arn:aws:iam::${ACCOUNT}:role/DeveloperRole`;
+export const OUTSIDER = `arn:aws:iam::${OTHER_ACCOUNT}:role/DeveloperRole`;
+
+/** An audit sink that keeps events in memory, and can be told to fail. */
+export class RecordingAuditSink implements AuditSink {
+  readonly events: AuditEvent[] = [];
+  failing = false;
+
+  async record(event: AuditEvent): Promise<void> {
+    if (this.failing) throw new Error('ledger unavailable');
+    this.events.push(event);
+  }
+}
+
+export interface PipelineHarness {
+  readonly token: TestToken;
+  readonly hsm: Pkcs11Hsm;
+  readonly store: SqliteMetadataStore;
+  readonly audit: RecordingAuditSink;
+  readonly clock: Clock & { advance(ms: number): void };
+  readonly logged: Array<{ level: string; fields: object; message: string }>;
+  /** Runs an operation as `principal` (an ARN in the client certificate's URI SAN). */
+  call<Res = Record<string, any>>(operation: AnyOperation, request: object, principal?: string): Promise<Res>;
+  close(): Promise<void>;
+}
+
+/** The real pipeline on a fresh SoftHSM2 token and a SQLite file; no network. */
+export async function pipelineHarness(): Promise<PipelineHarness> {
+  const token = freshToken();
+  const hsm = await Pkcs11Hsm.open({ libraryPath: token.libraryPath, tokenLabel: token.tokenLabel, pin: token.pin });
+  const store = SqliteMetadataStore.open(`${token.dir}/p11kms.db`);
+  const audit = new RecordingAuditSink();
+  let now = Date.parse('2026-01-01T00:00:00Z');
+  const clock = { now: () => new Date(now), advance: (ms: number) => void (now += ms) };
+  const logged: PipelineHarness['logged'] = [];
+  const pipeline = new Pipeline({
+    services: { hsm, store, clock, location: { partition: 'aws', region: 'us-east-1' } },
+    authorizer: accountBoundaryAuthorizer,
+    audit,
+    logger: {
+      warn: (fields, message) => logged.push({ level: 'warn', fields, message }),
+      error: (fields, message) => logged.push({ level: 'error', fields, message }),
+    },
+    defaultAccount: ACCOUNT,
+  });
+  return {
+    token,
+    hsm,
+    store,
+    audit,
+    clock,
+    logged,
+    call: (operation, request, principal = ADMIN) =>
+      pipeline.execute(operation, request, {
+        requestId: randomUUID(),
+        peerIdentities: principal ? [principal] : [],
+        sourceAddress: '127.0.0.1:50000',
+      }),
+    async close() {
+      await store.close();
+      await hsm.close();
+    },
+  };
+}
