@@ -5,6 +5,9 @@ import protobuf from 'protobufjs';
  * requests and responses (camelCase, AWS enum values, Dates), driven by the proto reflection so
  * that every message is handled the same way. Nothing below the transport sees protobuf.
  */
+/** AWS spells these enums' values in PascalCase (KeyState "PendingDeletion"); proto values are UPPER_SNAKE. */
+const PASCAL_CASE_ENUMS = new Set(['KeyState', 'GrantOperation']);
+
 export class MessageCodec {
   private readonly enumPrefixes = new Map<protobuf.Enum, string>();
 
@@ -44,7 +47,9 @@ export class MessageCodec {
     if (resolved instanceof protobuf.Enum) {
       const name = String(value);
       const prefix = this.prefix(resolved);
-      return name === `${prefix}UNSPECIFIED` ? undefined : name.startsWith(prefix) ? name.slice(prefix.length) : name;
+      if (name === `${prefix}UNSPECIFIED` || !name.startsWith(prefix)) return undefined;
+      const awsValue = name.slice(prefix.length);
+      return PASCAL_CASE_ENUMS.has(resolved.name) ? pascalCase(awsValue) : awsValue;
     }
     if (resolved instanceof protobuf.Type) {
       if (resolved.fullName === '.google.protobuf.Timestamp') {
@@ -58,7 +63,10 @@ export class MessageCodec {
 
   private valueOut(field: protobuf.Field, value: unknown): unknown {
     const resolved = field.resolvedType;
-    if (resolved instanceof protobuf.Enum) return `${this.prefix(resolved)}${String(value)}`;
+    if (resolved instanceof protobuf.Enum) {
+      const name = PASCAL_CASE_ENUMS.has(resolved.name) ? upperSnakeCase(String(value)) : String(value);
+      return `${this.prefix(resolved)}${name}`;
+    }
     if (resolved instanceof protobuf.Type) {
       if (resolved.fullName === '.google.protobuf.Timestamp') {
         const millis = (value as Date).getTime();
@@ -81,7 +89,7 @@ export class MessageCodec {
   private prefix(type: protobuf.Enum): string {
     let prefix = this.enumPrefixes.get(type);
     if (prefix === undefined) {
-      prefix = `${type.name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}_`;
+      prefix = `${upperSnakeCase(type.name)}_`;
       this.enumPrefixes.set(type, prefix);
     }
     return prefix;
@@ -90,4 +98,16 @@ export class MessageCodec {
 
 export function camelCase(snake: string): string {
   return snake.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function upperSnakeCase(pascal: string): string {
+  return pascal.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+export function pascalCase(upperSnake: string): string {
+  return upperSnake
+    .toLowerCase()
+    .split('_')
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join('');
 }
