@@ -1,41 +1,38 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KmsError } from '../../src/domain/errors.js';
-import { keyArn } from '../../src/domain/ids.js';
-import type { KeyRecord, Tag } from '../../src/domain/key.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { KeyRecord } from '../../src/domain/key.js';
 import type { MetadataStore, NewKey } from '../../src/ports/metadata-store.js';
+import { aliasContract } from './metadata-store.aliases.contract.js';
+import { deletionContract } from './metadata-store.deletion.contract.js';
+import {
+  ACCOUNT,
+  OTHER_ACCOUNT,
+  badMarkers,
+  expectKmsError,
+  freshStoreEachTest,
+  sampleKey,
+  type StoreFactory,
+} from './metadata-store.fixtures.js';
+import { rotationContract } from './metadata-store.rotation.contract.js';
+import { tagContract } from './metadata-store.tags.contract.js';
 
-const LOCATION = { partition: 'aws', region: 'eu-west-1' };
-const ACCOUNT = '111122223333';
-const OTHER_ACCOUNT = '444455556666';
+export { sampleKey } from './metadata-store.fixtures.js';
 
-/** A key as CreateKey would build it; `createdAt` carries milliseconds so round trips are exact. */
-export function sampleKey(overrides: Partial<KeyRecord> = {}, tags: Tag[] = []): NewKey {
-  const id = overrides.id ?? randomUUID();
-  const account = overrides.account ?? ACCOUNT;
-  const createdAt = overrides.createdAt ?? new Date(1_700_000_000_123);
-  const versionId = randomUUID();
-  const key: KeyRecord = {
-    id,
-    arn: keyArn(LOCATION, account, id),
-    account,
-    keySpec: 'SYMMETRIC_DEFAULT',
-    keyUsage: 'ENCRYPT_DECRYPT',
-    origin: 'AWS_KMS',
-    description: 'contract test key',
-    state: 'Enabled',
-    createdAt,
-    deletionDate: undefined,
-    currentVersionId: versionId,
-    ...overrides,
-  };
-  return { key, version: { id: versionId, keyId: id, createdAt }, tags };
-}
-
-async function expectKmsError(promise: Promise<unknown>, name: string): Promise<void> {
-  const error = await promise.then(() => undefined, (caught: unknown) => caught);
-  expect(error).toBeInstanceOf(KmsError);
-  expect((error as KmsError).name).toBe(name);
+/**
+ * Every MetadataStore contract suite, for a runner to call once per implementation
+ * (STYLE.md, habit 8): keys here, then aliases, rotation, deletion, descriptions and tags.
+ */
+export function metadataStoreContracts(
+  name: string,
+  open: () => Promise<MetadataStore>,
+  cleanup?: () => Promise<void> | void,
+): void {
+  const factory: StoreFactory = { open, cleanup };
+  metadataStoreContract(name, open, cleanup);
+  aliasContract(name, factory);
+  rotationContract(name, factory);
+  deletionContract(name, factory);
+  tagContract(name, factory);
 }
 
 /**
@@ -48,15 +45,11 @@ export function metadataStoreContract(
   cleanup?: () => Promise<void> | void,
 ): void {
   describe(`MetadataStore contract: ${name}`, () => {
+    const current = freshStoreEachTest({ open, cleanup });
     let store: MetadataStore;
 
-    beforeEach(async () => {
-      store = await open();
-    });
-
-    afterEach(async () => {
-      await store.close();
-      await cleanup?.();
+    beforeEach(() => {
+      store = current();
     });
 
     async function nothingStoredFor(keyId: string): Promise<void> {
@@ -184,7 +177,9 @@ export function metadataStoreContract(
 
     it('pages through keys in (createdAt, id) order without gaps or duplicates', async () => {
       // Pairs of keys share a creation millisecond, so the order and the marker must use the id too.
-      const keys = Array.from({ length: 7 }, (_, i) => sampleKey({ createdAt: new Date(1_700_000_000_000 + Math.floor(i / 2)) }));
+      const keys = Array.from({ length: 7 }, (_, i) =>
+        sampleKey({ createdAt: new Date(1_700_000_000_000 + Math.floor(i / 2)) }),
+      );
       for (const created of [...keys].reverse()) await store.createKey(created);
       await store.createKey(sampleKey({ account: OTHER_ACCOUNT }));
       const expected = keys
@@ -224,14 +219,7 @@ export function metadataStoreContract(
       expect(nextMarker).toBeDefined();
       const valid = nextMarker ?? '';
 
-      const crafted = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
-      const bad = [
-        '', 'garbage', '!!!!', 'AAAA', randomUUID(),
-        `${valid}x`, `x${valid}`, valid.slice(0, -2), valid.slice(0, -4), valid.toUpperCase(),
-        `${valid.slice(0, 10)}.${valid.slice(10)}`, ` ${valid}`, `${valid}==`,
-        crafted('v1:1700000000000:not-a-key-id'), crafted(`v1:soon:${randomUUID()}`), crafted(`v9:0:${randomUUID()}`),
-      ];
-      for (const marker of bad.filter((candidate) => candidate !== valid)) {
+      for (const marker of badMarkers(valid)) {
         await expectKmsError(store.listKeys({ account: ACCOUNT, limit: 1, marker }), 'InvalidMarkerException');
       }
     });

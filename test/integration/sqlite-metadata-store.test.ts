@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applySqliteMigrations, SQLITE_MIGRATIONS, type Migration } from '../../src/adapters/sql/migrations.js';
 import { SqliteMetadataStore } from '../../src/adapters/sql/sqlite.js';
-import { metadataStoreContract, sampleKey } from '../contract/metadata-store.contract.js';
+import { metadataStoreContracts, sampleKey } from '../contract/metadata-store.contract.js';
 
 let dir: string | undefined;
 
@@ -20,8 +20,8 @@ function removeDir(): void {
   dir = undefined;
 }
 
-metadataStoreContract('SQLite (temp file)', async () => SqliteMetadataStore.open(freshPath()), removeDir);
-metadataStoreContract('SQLite (:memory:)', async () => SqliteMetadataStore.open(':memory:'));
+metadataStoreContracts('SQLite (temp file)', async () => SqliteMetadataStore.open(freshPath()), removeDir);
+metadataStoreContracts('SQLite (:memory:)', async () => SqliteMetadataStore.open(':memory:'));
 
 describe('SqliteMetadataStore on disk', () => {
   let path: string;
@@ -79,12 +79,15 @@ describe('SqliteMetadataStore on disk', () => {
     const created = sampleKey({ createdAt: new Date(1_000) });
     const store = SqliteMetadataStore.open(path);
     await store.createKey(created);
-    // Rotation is not in the port yet, so later versions are written behind the store's back.
-    const later = [3_000, 2_000, 2_000].map((ms) => ({ id: randomUUID(), keyId: created.key.id, createdAt: new Date(ms) }));
-    const writer = new Database(path);
-    const insert = writer.prepare('INSERT INTO key_versions (id, key_id, created_at) VALUES (?, ?, ?)');
-    for (const version of later) insert.run(version.id, version.keyId, version.createdAt.getTime());
-    writer.close();
+    // Added out of order, two in the same millisecond.
+    const later = [3_000, 2_000, 2_000].map((ms) => ({
+      id: randomUUID(),
+      keyId: created.key.id,
+      createdAt: new Date(ms),
+    }));
+    for (const version of later) {
+      await store.addKeyVersion(created.key.id, version, { makeCurrent: true, rotationType: 'ON_DEMAND' });
+    }
 
     const expected = [created.version, ...later].sort(
       (a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1),
@@ -93,6 +96,113 @@ describe('SqliteMetadataStore on disk', () => {
     await store.close();
   });
 });
+
+describe('SqliteMetadataStore schema', () => {
+  let path: string;
+
+  beforeEach(() => {
+    path = freshPath();
+  });
+
+  afterEach(removeDir);
+
+  /** Every row of every table that names a key, as the raw database holds them. */
+  function rowsNaming(keyId: string): Record<string, number> {
+    const db = new Database(path, { readonly: true });
+    try {
+      const count = (sql: string) => db.prepare(sql).pluck().get(keyId) as number;
+      return {
+        keys: count('SELECT count(*) FROM keys WHERE id = ?'),
+        key_versions: count('SELECT count(*) FROM key_versions WHERE key_id = ?'),
+        key_tags: count('SELECT count(*) FROM key_tags WHERE key_id = ?'),
+        aliases: count('SELECT count(*) FROM aliases WHERE key_id = ?'),
+        key_rotations: count('SELECT count(*) FROM key_rotations WHERE key_id = ?'),
+        key_rotation_schedules: count('SELECT count(*) FROM key_rotation_schedules WHERE key_id = ?'),
+      };
+    } finally {
+      db.close();
+    }
+  }
+
+  it('upgrades a database written by schema 1, keeping its keys usable by the new methods', async () => {
+    const { key, version } = sampleKey({}, [{ tagKey: 'k', tagValue: 'v' }]);
+    // The key as an older p11kms wrote it, with schema 1 only.
+    const old = new Database(path);
+    applySqliteMigrations(old, SQLITE_MIGRATIONS.filter((migration) => migration.version === 1));
+    old.transaction(() => {
+      old.prepare(`INSERT INTO keys (id, arn, account, key_spec, key_usage, origin, description, state, created_at,
+        deletion_date, current_version_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`).run(
+        key.id, key.arn, key.account, key.keySpec, key.keyUsage,
+        key.origin, key.description, key.state, key.createdAt.getTime(), version.id,
+      );
+      old.prepare('INSERT INTO key_versions (id, key_id, created_at) VALUES (?, ?, ?)')
+        .run(version.id, key.id, version.createdAt.getTime());
+      old.prepare('INSERT INTO key_tags (key_id, tag_key, tag_value) VALUES (?, ?, ?)').run(key.id, 'k', 'v');
+    })();
+    old.close();
+
+    const store = SqliteMetadataStore.open(path);
+    expect(await store.getKey(key.id)).toEqual(key);
+    expect(await store.listTags(key.id)).toEqual([{ tagKey: 'k', tagValue: 'v' }]);
+    await store.createAlias({ aliasName: 'alias/upgraded', keyId: key.id, account: key.account, createdAt: new Date(5) });
+    expect((await store.getAlias(key.account, 'alias/upgraded'))?.keyId).toBe(key.id);
+    const next = { id: randomUUID(), keyId: key.id, createdAt: new Date(1_800_000_000_000) };
+    const rotated = await store.addKeyVersion(key.id, next, { makeCurrent: true, rotationType: 'ON_DEMAND' });
+    expect(rotated.currentVersionId).toBe(next.id);
+    await store.close();
+    expect(inspectVersions(path)).toEqual(SQLITE_MIGRATIONS.map((migration) => migration.version));
+  });
+
+  it('leaves no row naming a deleted key in any table', async () => {
+    const created = sampleKey({}, [{ tagKey: 'k', tagValue: 'v' }]);
+    const id = created.key.id;
+    const store = SqliteMetadataStore.open(path);
+    await store.createKey(created);
+    await store.setRotation(id, { enabled: true, periodDays: 90, nextRotationAt: new Date(10) });
+    await store.addKeyVersion(id, { id: randomUUID(), keyId: id, createdAt: new Date(20) }, {
+      makeCurrent: true, rotationType: 'AUTOMATIC', nextRotationAt: new Date(30),
+    });
+    const { account } = created.key;
+    await store.createAlias({ aliasName: 'alias/doomed', keyId: id, account, createdAt: new Date(5) });
+    expect(rowsNaming(id)).toEqual({
+      keys: 1, key_versions: 2, key_tags: 1, aliases: 1, key_rotations: 1, key_rotation_schedules: 1,
+    });
+
+    await store.scheduleKeyDeletion(id, new Date(40));
+    expect(await store.deleteKeyMetadata(id)).toBe(true);
+    await store.close();
+    expect(Object.values(rowsNaming(id))).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it('enforces the new tables\' rules in the schema too, behind the store\'s back', () => {
+    const db = new Database(path);
+    try {
+      db.pragma('foreign_keys = ON');
+      applySqliteMigrations(db, SQLITE_MIGRATIONS);
+      const keyId = randomUUID();
+      // A rotation must name a version of its own key; an enabled schedule needs its next date.
+      expect(() =>
+        db.prepare(`INSERT INTO key_rotations (version_id, key_id, rotation_date, rotation_type)
+          VALUES (?, ?, 0, 'ON_DEMAND')`).run(randomUUID(), keyId),
+      ).toThrow(/FOREIGN KEY/);
+      expect(() =>
+        db.prepare(`INSERT INTO key_rotation_schedules (key_id, enabled, period_days, next_rotation_at)
+          VALUES (?, 1, 90, NULL)`).run(keyId),
+      ).toThrow();
+    } finally {
+      db.close();
+    }
+  });
+});
+
+function inspectVersions(path: string): number[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all() as number[];
+  } finally {
+    db.close();
+  }
+}
 
 describe('applySqliteMigrations', () => {
   const step = (version: number, sql: string): Migration => ({ version, name: `step ${version}`, sql });

@@ -56,6 +56,52 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'aliases, rotations, rotation schedules, deletion schedule',
+    // Every new table names its key with ON DELETE CASCADE as a backstop; deleteKeyMetadata still
+    // deletes each table's rows itself, so the store does not depend on the foreign_keys pragma.
+    sql: `
+      -- Alias names are unique per account (AWS KMS CreateAlias) and compared exactly.
+      CREATE TABLE aliases (
+        account         TEXT    NOT NULL,
+        alias_name      TEXT    NOT NULL,
+        key_id          TEXT    NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+        created_at      INTEGER NOT NULL,
+        last_updated_at INTEGER NOT NULL,
+        PRIMARY KEY (account, alias_name)
+      ) STRICT, WITHOUT ROWID;
+
+      -- ListAliases pages through one account, or one key, in (created_at, alias_name) order.
+      CREATE INDEX aliases_by_account ON aliases (account, created_at, alias_name);
+      CREATE INDEX aliases_by_key ON aliases (key_id, created_at, alias_name);
+
+      -- One row per version a rotation made (ListKeyRotations); the first version has none.
+      CREATE TABLE key_rotations (
+        version_id    TEXT    NOT NULL PRIMARY KEY,
+        key_id        TEXT    NOT NULL,
+        rotation_date INTEGER NOT NULL,
+        rotation_type TEXT    NOT NULL CHECK (rotation_type IN ('AUTOMATIC', 'ON_DEMAND')),
+        FOREIGN KEY (key_id, version_id) REFERENCES key_versions (key_id, id) ON DELETE CASCADE
+      ) STRICT;
+
+      CREATE INDEX key_rotations_by_key ON key_rotations (key_id, rotation_date, version_id);
+
+      CREATE TABLE key_rotation_schedules (
+        key_id           TEXT    NOT NULL PRIMARY KEY REFERENCES keys (id) ON DELETE CASCADE,
+        enabled          INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+        period_days      INTEGER NOT NULL CHECK (period_days > 0),
+        next_rotation_at INTEGER,
+        CHECK (enabled = 0 OR next_rotation_at IS NOT NULL)
+      ) STRICT;
+
+      -- The rotation scheduler's query: enabled schedules by next date.
+      CREATE INDEX rotation_schedules_due ON key_rotation_schedules (next_rotation_at, key_id) WHERE enabled = 1;
+
+      -- The deletion scheduler's query: pending keys by deletion date.
+      CREATE INDEX keys_due_for_deletion ON keys (deletion_date, id) WHERE state = 'PendingDeletion';
+    `,
+  },
 ];
 
 /**

@@ -1,30 +1,28 @@
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
-import { KmsError, needs, validation } from '../../domain/errors.js';
+import { KmsError } from '../../domain/errors.js';
 import { isKeyId } from '../../domain/ids.js';
-import type { KeyOrigin, KeyRecord, KeySpec, KeyState, KeyUsage, KeyVersion, Tag } from '../../domain/key.js';
-import type { ListKeysQuery, MetadataStore, NewKey, Page } from '../../ports/metadata-store.js';
+import type { KeyRecord, KeyState, KeyVersion, Tag } from '../../domain/key.js';
+import {
+  MAX_TAGS_PER_KEY,
+  type AliasRecord,
+  type KeyRotationRecord,
+  type KeyVersionRotation,
+  type ListAliasesQuery,
+  type ListKeysQuery,
+  type MetadataStore,
+  type NewAlias,
+  type NewKey,
+  type Page,
+  type PageQuery,
+  type RotationSchedule,
+} from '../../ports/metadata-store.js';
+import { decodeListMarker, pageOfRows, requirePageLimit } from './list-markers.js';
 import { applySqliteMigrations, SQLITE_MIGRATIONS } from './migrations.js';
-
-interface KeyRow {
-  id: string;
-  arn: string;
-  account: string;
-  key_spec: string;
-  key_usage: string;
-  origin: string;
-  description: string;
-  state: string;
-  created_at: number;
-  deletion_date: number | null;
-  current_version_id: string;
-}
-
-interface VersionRow {
-  id: string;
-  key_id: string;
-  created_at: number;
-}
+import { SqliteAliases } from './sqlite-aliases.js';
+import { SqliteKeyDeletion } from './sqlite-deletion.js';
+import { SqliteKeyRotation } from './sqlite-rotation.js';
+import { KeyRowReader, keyNotFound, toKeyRecord, toKeyVersion, type KeyRow, type VersionRow } from './sqlite-rows.js';
 
 /** How long a writer waits for another process's lock before giving up with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -34,13 +32,22 @@ const BUSY_TIMEOUT_MS = 5000;
  * better-sqlite3 is synchronous: a read takes microseconds, a commit waits for its fsync (FULL).
  * Metadata writes are rare beside crypto calls, so they run inline; the methods are async so that
  * SQLite and PostgreSQL share one port and one contract suite.
+ *
+ * Keys, versions, descriptions and tags live here; aliases, rotation and scheduled deletion in
+ * the sibling sqlite-*.ts files, each owning its statements over the same connection.
  */
 export class SqliteMetadataStore implements MetadataStore {
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly insertNewKey: Database.Transaction<(newKey: NewKey) => void>;
+  private readonly upsertTags: Database.Transaction<(keyId: string, tags: readonly Tag[]) => void>;
+  private readonly deleteTags: Database.Transaction<(keyId: string, tagKeys: readonly string[]) => void>;
+  private readonly aliases: SqliteAliases;
+  private readonly rotation: SqliteKeyRotation;
+  private readonly deletion: SqliteKeyDeletion;
 
   private constructor(private readonly db: Database.Database) {
     const s = (this.statements = prepareStatements(db));
+    const keys = new KeyRowReader(db);
     this.insertNewKey = db.transaction(({ key, version, tags }: NewKey) => {
       if (s.keyExists.get(key.id) !== undefined || s.versionExists.get(version.id) !== undefined) {
         throw new KmsError('AlreadyExistsException', `Key ${key.id} or its version already exists.`);
@@ -61,6 +68,25 @@ export class SqliteMetadataStore implements MetadataStore {
       s.insertVersion.run(version.id, version.keyId, version.createdAt.getTime());
       for (const tag of tags) s.insertTag.run(key.id, tag.tagKey, tag.tagValue);
     });
+    this.upsertTags = db.transaction((keyId: string, tags: readonly Tag[]) => {
+      keys.get(keyId);
+      for (const tag of tags) s.upsertTag.run(keyId, tag.tagKey, tag.tagValue);
+      // Counted after the upserts: replacing a value adds no tag. Throwing rolls them all back.
+      const count = s.countTags.get(keyId) as number;
+      if (count > MAX_TAGS_PER_KEY) {
+        throw new KmsError(
+          'TagException',
+          `LimitExceeded: a key can have at most ${MAX_TAGS_PER_KEY} tags; this request would give it ${count}.`,
+        );
+      }
+    });
+    this.deleteTags = db.transaction((keyId: string, tagKeys: readonly string[]) => {
+      keys.get(keyId);
+      for (const tagKey of tagKeys) s.deleteTag.run(keyId, tagKey);
+    });
+    this.aliases = new SqliteAliases(db);
+    this.rotation = new SqliteKeyRotation(db);
+    this.deletion = new SqliteKeyDeletion(db);
   }
 
   static open(path: string): SqliteMetadataStore {
@@ -100,16 +126,15 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listKeys({ account, limit, marker }: ListKeysQuery): Promise<Page<KeyRecord>> {
-    needs(Number.isInteger(limit) && limit >= 1, () => validation('Limit must be a positive integer.'));
+    requirePageLimit(limit);
+    const after = marker === undefined ? undefined : decodeListMarker(marker, isKeyId);
     // One row beyond the page tells whether another page follows.
     const rows = (
-      marker === undefined
+      after === undefined
         ? this.statements.firstKeys.all(account, limit + 1)
-        : this.statements.keysAfter.all(account, ...decodeMarker(marker), limit + 1)
+        : this.statements.keysAfter.all(account, after.at, after.id, limit + 1)
     ) as KeyRow[];
-    const items = rows.slice(0, limit).map(toKeyRecord);
-    const last = items[items.length - 1];
-    return { items, nextMarker: rows.length > limit && last ? encodeMarker(last) : undefined };
+    return pageOfRows(rows, limit, toKeyRecord, (key) => ({ at: key.createdAt.getTime(), id: key.id }));
   }
 
   async setKeyState(keyId: string, state: KeyState): Promise<KeyRecord | undefined> {
@@ -117,11 +142,79 @@ export class SqliteMetadataStore implements MetadataStore {
     return row && toKeyRecord(row);
   }
 
+  async updateDescription(keyId: string, description: string): Promise<KeyRecord> {
+    const row = this.statements.setDescription.get(description, keyId) as KeyRow | undefined;
+    if (row === undefined) throw keyNotFound(keyId);
+    return toKeyRecord(row);
+  }
+
   async listTags(keyId: string): Promise<Tag[]> {
     return (this.statements.listTags.all(keyId) as { tag_key: string; tag_value: string }[]).map((row) => ({
       tagKey: row.tag_key,
       tagValue: row.tag_value,
     }));
+  }
+
+  async tagResource(keyId: string, tags: readonly Tag[]): Promise<void> {
+    this.upsertTags.immediate(keyId, tags);
+  }
+
+  async untagResource(keyId: string, tagKeys: readonly string[]): Promise<void> {
+    this.deleteTags.immediate(keyId, tagKeys);
+  }
+
+  // Aliases (sqlite-aliases.ts).
+  createAlias(alias: NewAlias): Promise<AliasRecord> {
+    return this.aliases.createAlias(alias);
+  }
+  updateAlias(account: string, aliasName: string, keyId: string, now: Date): Promise<AliasRecord> {
+    return this.aliases.updateAlias(account, aliasName, keyId, now);
+  }
+  deleteAlias(account: string, aliasName: string): Promise<boolean> {
+    return this.aliases.deleteAlias(account, aliasName);
+  }
+  getAlias(account: string, aliasName: string): Promise<AliasRecord | undefined> {
+    return this.aliases.getAlias(account, aliasName);
+  }
+  listAliases(query: ListAliasesQuery): Promise<Page<AliasRecord>> {
+    return this.aliases.listAliases(query);
+  }
+  listAliasesForKey(keyId: string): Promise<AliasRecord[]> {
+    return this.aliases.listAliasesForKey(keyId);
+  }
+
+  // Versions, rotations and the rotation schedule (sqlite-rotation.ts).
+  addKeyVersion(keyId: string, version: KeyVersion, rotation: KeyVersionRotation): Promise<KeyRecord> {
+    return this.rotation.addKeyVersion(keyId, version, rotation);
+  }
+  listKeyRotations(keyId: string, page: PageQuery): Promise<Page<KeyRotationRecord>> {
+    return this.rotation.listKeyRotations(keyId, page);
+  }
+  countOnDemandRotations(keyId: string): Promise<number> {
+    return this.rotation.countOnDemandRotations(keyId);
+  }
+  setRotation(keyId: string, schedule: RotationSchedule): Promise<void> {
+    return this.rotation.setRotation(keyId, schedule);
+  }
+  getRotation(keyId: string): Promise<RotationSchedule | undefined> {
+    return this.rotation.getRotation(keyId);
+  }
+  listKeysDueForRotation(now: Date, limit: number): Promise<string[]> {
+    return this.rotation.listKeysDueForRotation(now, limit);
+  }
+
+  // Scheduled deletion (sqlite-deletion.ts).
+  scheduleKeyDeletion(keyId: string, deletionDate: Date): Promise<KeyRecord> {
+    return this.deletion.scheduleKeyDeletion(keyId, deletionDate);
+  }
+  cancelKeyDeletion(keyId: string, now: Date): Promise<KeyRecord> {
+    return this.deletion.cancelKeyDeletion(keyId, now);
+  }
+  listKeysDueForDeletion(now: Date, limit: number): Promise<string[]> {
+    return this.deletion.listKeysDueForDeletion(now, limit);
+  }
+  deleteKeyMetadata(keyId: string): Promise<boolean> {
+    return this.deletion.deleteKeyMetadata(keyId);
   }
 
   async close(): Promise<void> {
@@ -140,6 +233,10 @@ function prepareStatements(db: Database.Database) {
               :deletion_date, :current_version_id)`),
     insertVersion: statement('INSERT INTO key_versions (id, key_id, created_at) VALUES (?, ?, ?)'),
     insertTag: statement('INSERT INTO key_tags (key_id, tag_key, tag_value) VALUES (?, ?, ?)'),
+    upsertTag: statement(`INSERT INTO key_tags (key_id, tag_key, tag_value) VALUES (?, ?, ?)
+      ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value`),
+    deleteTag: statement('DELETE FROM key_tags WHERE key_id = ? AND tag_key = ?'),
+    countTags: statement('SELECT count(*) FROM key_tags WHERE key_id = ?').pluck(),
     getKey: statement('SELECT * FROM keys WHERE id = ?'),
     getVersion: statement('SELECT * FROM key_versions WHERE key_id = ? AND id = ?'),
     listVersions: statement('SELECT * FROM key_versions WHERE key_id = ? ORDER BY created_at, id'),
@@ -147,53 +244,7 @@ function prepareStatements(db: Database.Database) {
     keysAfter: statement(`SELECT * FROM keys WHERE account = ? AND (created_at, id) > (?, ?)
       ORDER BY created_at, id LIMIT ?`),
     setState: statement('UPDATE keys SET state = ? WHERE id = ? RETURNING *'),
+    setDescription: statement('UPDATE keys SET description = ? WHERE id = ? RETURNING *'),
     listTags: statement('SELECT tag_key, tag_value FROM key_tags WHERE key_id = ? ORDER BY tag_key'),
   };
-}
-
-function toKeyRecord(row: KeyRow): KeyRecord {
-  return {
-    id: row.id,
-    arn: row.arn,
-    account: row.account,
-    keySpec: row.key_spec as KeySpec,
-    keyUsage: row.key_usage as KeyUsage,
-    origin: row.origin as KeyOrigin,
-    description: row.description,
-    state: row.state as KeyState,
-    createdAt: new Date(row.created_at),
-    deletionDate: row.deletion_date === null ? undefined : new Date(row.deletion_date),
-    currentVersionId: row.current_version_id,
-  };
-}
-
-function toKeyVersion(row: VersionRow): KeyVersion {
-  return { id: row.id, keyId: row.key_id, createdAt: new Date(row.created_at) };
-}
-
-/**
- * The marker is the position after the last key returned, `v1:<createdAtMs>:<keyId>` in base64url.
- * A position, not a row reference, so a page still continues correctly if that key is gone.
- */
-function encodeMarker(last: KeyRecord): string {
-  return Buffer.from(`v1:${last.createdAt.getTime()}:${last.id}`, 'utf8').toString('base64url');
-}
-
-const MARKER = /^v1:(-?(?:0|[1-9]\d{0,15})):(.+)$/s;
-
-function decodeMarker(marker: string): [createdAt: number, id: string] {
-  // Buffer.from skips characters that are not base64url, so re-encode to reject altered markers.
-  const text = Buffer.from(marker, 'base64url').toString('utf8');
-  const match = MARKER.exec(text);
-  const createdAt = Number(match?.[1]);
-  const keyId = match?.[2];
-  if (
-    keyId === undefined ||
-    !isKeyId(keyId) ||
-    !Number.isSafeInteger(createdAt) ||
-    Buffer.from(text, 'utf8').toString('base64url') !== marker
-  ) {
-    throw new KmsError('InvalidMarkerException', 'The Marker is not valid; pass the NextMarker of a previous response.');
-  }
-  return [createdAt, keyId];
 }
