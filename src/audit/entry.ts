@@ -1,0 +1,78 @@
+import type { AuditEvent } from '../ports/audit-sink.js';
+import { canonicalJson, type JsonValue, toJsonValue } from './json-value.js';
+
+/** 'background' marks work the service did by itself: scheduled rotation, deletion (issue 6, item 1). */
+export type EntryKind = 'request' | 'background';
+
+/**
+ * One ledger entry: what is hashed into the chain and what an export shows. Every field is always
+ * present (absent values are null), so the canonical JSON of an entry re-read from storage or from an
+ * export is byte-for-byte the one that was hashed.
+ */
+export interface LedgerEntry {
+  /** 1 for the first entry; contiguous. */
+  readonly seq: number;
+  /** ISO 8601 UTC with milliseconds, as Date.prototype.toISOString writes it. */
+  readonly time: string;
+  readonly requestId: string;
+  readonly operation: string;
+  /** null when the caller was not authenticated. */
+  readonly principalArn: string | null;
+  readonly principalAccount: string | null;
+  readonly sourceAddress: string;
+  /** Key ARNs the request touched, resolved from aliases. */
+  readonly keyArns: readonly string[];
+  /** What the operation chose to record (ids, encryption context, algorithms); never bytes. */
+  readonly parameters: { readonly [name: string]: JsonValue };
+  /** 'Success', or the AWS exception name. */
+  readonly outcome: string;
+  /** null when the request failed before authorization (e.g. authentication, validation). */
+  readonly decision: { readonly allowed: boolean; readonly reason: string } | null;
+  readonly durationMs: number;
+  readonly kind: EntryKind;
+}
+
+/**
+ * The entry for an audit event at `seq`. Pure; throws a TypeError (never echoing a value) if the
+ * event holds anything a canonical entry cannot: bytes anywhere in the parameters (a secret may have
+ * leaked into them — DESIGN.md invariant 4), a non-finite duration, an invalid time. The pipeline
+ * must then fail the request (invariant 3: no entry, no answer).
+ */
+export function entryFromEvent(event: AuditEvent, seq: number, kind: EntryKind = 'request'): LedgerEntry {
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new RangeError(`ledger seq must be a positive integer, got ${seq}`);
+  if (Number.isNaN(event.time.getTime())) throw new TypeError('audit event time is an invalid Date');
+  if (!Number.isFinite(event.durationMs)) throw new TypeError('audit event durationMs is not a finite number');
+  const parameters = toJsonValue(event.parameters, 'parameters');
+  if (parameters === null || typeof parameters !== 'object' || Array.isArray(parameters)) {
+    throw new TypeError('audit event parameters must be an object');
+  }
+  return {
+    seq,
+    time: event.time.toISOString(),
+    requestId: text(event.requestId, 'requestId'),
+    operation: text(event.operation, 'operation'),
+    principalArn: event.principalArn === undefined ? null : text(event.principalArn, 'principalArn'),
+    principalAccount: event.principalAccount === undefined ? null : text(event.principalAccount, 'principalAccount'),
+    sourceAddress: text(event.sourceAddress, 'sourceAddress'),
+    keyArns: event.keyArns.map((arn, index) => text(arn, `keyArns[${index}]`)),
+    parameters: parameters as { readonly [name: string]: JsonValue },
+    outcome: text(event.outcome, 'outcome'),
+    decision:
+      event.decision === undefined
+        ? null
+        : { allowed: event.decision.allowed, reason: text(event.decision.reason, 'decision.reason') },
+    durationMs: event.durationMs === 0 ? 0 : event.durationMs,
+    kind,
+  };
+}
+
+/** The bytes (as a string; hash its UTF-8) that the chain commits to: RFC 8785 canonical JSON. */
+export function canonicalEntry(entry: LedgerEntry): string {
+  return canonicalJson(entry);
+}
+
+function text(value: string, path: string): string {
+  const checked = toJsonValue(value, path);
+  if (typeof checked !== 'string') throw new TypeError(`${path} must be a string`);
+  return checked;
+}

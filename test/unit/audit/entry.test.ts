@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalEntry, entryFromEvent } from '../../../src/audit/entry.js';
+import { canonicalJson, toJsonValue } from '../../../src/audit/json-value.js';
+import { sampleEvent } from '../../support/audit-ledger.js';
+
+describe('canonical JSON (RFC 8785)', () => {
+  it('matches the RFC 8785 §3.2.2 example: literals, numbers and string escapes', () => {
+    const input =
+      String.raw`{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001],` +
+      String.raw`"string":"\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/","literals":[null,true,false]}`;
+    const expected =
+      String.raw`{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],` +
+      String.raw`"string":"€$\u000f\nA'B\"\\\\\"/"}`;
+    expect(canonicalJson(JSON.parse(input))).toBe(expected);
+  });
+
+  it('sorts keys by UTF-16 code units, as in the RFC 8785 §3.2.3 example', () => {
+    const input =
+      String.raw`{"\u20ac":"Euro Sign","\r":"Carriage Return","\ufb33":"Hebrew Letter Dalet With Dagesh",` +
+      String.raw`"1":"One","\ud83d\ude00":"Emoji: Grinning Face","\u0080":"Control",` +
+      String.raw`"\u00f6":"Latin Small Letter O With Diaeresis"}`;
+    // Compared as text: re-parsing would list the integer-like key "1" first (ECMAScript property order).
+    expect(canonicalJson(JSON.parse(input))).toBe(
+      '{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis",' +
+        '"\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}',
+    );
+  });
+
+  it('writes numbers in ECMAScript shortest form (RFC 8785 Appendix B samples)', () => {
+    const samples: Array<[number, string]> = [
+      [0, '0'],
+      [-0, '0'],
+      [5e-324, '5e-324'],
+      [1.7976931348623157e308, '1.7976931348623157e+308'],
+      [9007199254740992, '9007199254740992'],
+      [295147905179352830000, '295147905179352830000'],
+      [1e21, '1e+21'],
+      [1e-7, '1e-7'],
+      [0.000001, '0.000001'],
+      [333333333.3333333, '333333333.3333333'],
+    ];
+    for (const [value, text] of samples) expect(canonicalJson(value), String(value)).toBe(text);
+  });
+
+  it('orders nested keys and keeps unicode unescaped', () => {
+    const text = canonicalJson({ b: { z: 1, a: [true, null] }, a: 'é ✓ 😀' });
+    expect(text).toBe('{"a":"é ✓ 😀","b":{"a":[true,null],"z":1}}');
+  });
+
+  it('gives the same text whatever order the entry was built in, and after a JSON round trip', () => {
+    const entry = entryFromEvent(sampleEvent(3), 3);
+    const reordered = Object.fromEntries(Object.entries(entry).reverse());
+    expect(canonicalJson(reordered)).toBe(canonicalEntry(entry));
+    expect(canonicalJson(JSON.parse(JSON.stringify(entry)))).toBe(canonicalEntry(entry));
+  });
+});
+
+describe('entryFromEvent', () => {
+  it('maps every event field, with absent values as null', () => {
+    const event = { ...sampleEvent(7), principalArn: undefined, principalAccount: undefined, decision: undefined };
+    const entry = entryFromEvent(event, 7);
+    expect(entry).toEqual({
+      seq: 7,
+      time: event.time.toISOString(),
+      requestId: 'req-000007',
+      operation: 'Decrypt',
+      principalArn: null,
+      principalAccount: null,
+      sourceAddress: '10.0.0.7',
+      keyArns: event.keyArns,
+      parameters: event.parameters,
+      outcome: event.outcome,
+      decision: null,
+      durationMs: event.durationMs,
+      kind: 'request',
+    });
+    expect(entryFromEvent(sampleEvent(1), 1, 'background').kind).toBe('background');
+    expect(entryFromEvent(sampleEvent(1), 1).decision).toEqual({ allowed: true, reason: 'key policy statement 1' });
+  });
+
+  it('turns undefined parameters into null, Dates into ISO strings, -0 into 0', () => {
+    const event = { ...sampleEvent(1), parameters: { a: undefined, b: [1, undefined], at: new Date(0), z: -0 } };
+    expect(canonicalEntry(entryFromEvent(event, 1))).toContain(
+      '"parameters":{"a":null,"at":"1970-01-01T00:00:00.000Z","b":[1,null],"z":0}',
+    );
+  });
+
+  it('keeps a "__proto__" parameter as data', () => {
+    const parameters = JSON.parse('{"__proto__":{"x":1}}') as Record<string, unknown>;
+    const canonical = canonicalEntry(entryFromEvent({ ...sampleEvent(1), parameters }, 1));
+    expect(canonical).toContain('"parameters":{"__proto__":{"x":1}}');
+  });
+
+  it('refuses bytes anywhere in the parameters, naming the path but never the bytes', () => {
+    const secret = Buffer.from('TOP-SECRET-PLAINTEXT');
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ plaintext: secret }, 'parameters.plaintext'],
+      [{ nested: { deeper: [1, new Uint8Array(secret)] } }, 'parameters.nested.deeper[1]'],
+      [{ view: new DataView(secret.buffer) }, 'parameters.view'],
+      [{ raw: secret.buffer }, 'parameters.raw'],
+      [{ serialized: secret.toJSON() }, 'parameters.serialized'],
+    ];
+    for (const [parameters, path] of cases) {
+      let caught: unknown;
+      try {
+        entryFromEvent({ ...sampleEvent(1), parameters }, 1);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, path).toBeInstanceOf(TypeError);
+      expect((caught as Error).message).toContain(path);
+      expect((caught as Error).message).not.toContain('TOP-SECRET');
+    }
+  });
+
+  it('refuses values JSON would silently change', () => {
+    const bad: unknown[] = [NaN, Infinity, 1n, () => 1, Symbol('s'), new Map([[1, 2]]), new Set([1]), new Date(NaN)];
+    bad.push('lone \ud800 surrogate', 'lone \udc00 surrogate');
+    for (const value of bad) expect(() => toJsonValue({ value }, 'parameters'), String(value)).toThrow(TypeError);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => toJsonValue(cyclic, 'parameters')).toThrow(/nested deeper/);
+  });
+
+  it('refuses a bad seq, time or duration', () => {
+    expect(() => entryFromEvent(sampleEvent(1), 0)).toThrow(RangeError);
+    expect(() => entryFromEvent(sampleEvent(1), 1.5)).toThrow(RangeError);
+    expect(() => entryFromEvent({ ...sampleEvent(1), time: new Date(NaN) }, 1)).toThrow(TypeError);
+    expect(() => entryFromEvent({ ...sampleEvent(1), durationMs: NaN }, 1)).toThrow(TypeError);
+  });
+});
