@@ -28,6 +28,8 @@ const ConfigSchema = z
       .refine((p) => p.pinEnv !== undefined || p.pinFile !== undefined, 'pkcs11 needs pinEnv or pinFile'),
     tls: z.object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).strict(),
     store: z.object({ sqlite: z.string().min(1) }).strict(),
+    /** How often the scheduler looks for keys due for rotation or deletion. */
+    schedulerIntervalSeconds: z.number().int().min(1).max(86_400).default(60),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict();

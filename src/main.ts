@@ -9,6 +9,7 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { accountBoundaryAuthorizer } from './policy/account-boundary.js';
 import { systemClock } from './ports/clock.js';
 import { startGrpcServer } from './transport/grpc/server.js';
+import { KeyLifecycleScheduler } from './scheduler/key-lifecycle-scheduler.js';
 
 export interface RunningService {
   readonly port: number;
@@ -25,6 +26,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     profile: config.pkcs11.profile as Parameters<typeof Pkcs11Hsm.open>[0]['profile'],
   });
   const store = SqliteMetadataStore.open(config.store.sqlite);
+  const audit = new LogAuditSink(logger);
+  const scheduler = new KeyLifecycleScheduler({ hsm, store, clock: systemClock, audit, logger });
   const pipeline = new Pipeline({
     services: {
       hsm,
@@ -33,7 +36,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       location: { partition: config.partition, region: config.region },
     },
     authorizer: accountBoundaryAuthorizer,
-    audit: new LogAuditSink(logger),
+    audit,
     logger,
     defaultAccount: config.defaultAccount,
   });
@@ -46,11 +49,13 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     },
     pipeline,
   });
+  scheduler.start(config.schedulerIntervalSeconds * 1000);
   logger.info({ token: config.pkcs11.tokenLabel, profile: hsm.profile.name }, 'token ready');
   return {
     port: server.port,
     async close() {
       await server.close();
+      await scheduler.stop();
       await store.close();
       await hsm.close();
     },

@@ -22,6 +22,7 @@ export const KMS_ERROR_NAMES = [
   'KMSInvalidStateException',
   'LimitExceededException',
   'MalformedPolicyDocumentException',
+  'NotAuthorizedException',
   'NotFoundException',
   'TagException',
   'UnrecognizedClientException',

@@ -1,5 +1,5 @@
-import { needs, validation } from '../domain/errors.js';
 import { defineOperation } from './operation.js';
+import { validateLimit } from './paging.js';
 
 export interface ListKeysRequest {
   readonly limit?: number;
@@ -18,11 +18,7 @@ export const listKeys = defineOperation<ListKeysRequest, ListKeysResponse>({
   action: 'kms:ListKeys',
   keys: {},
   audit: (request) => ({ limit: request.limit }),
-  validate(request) {
-    needs(request.limit === undefined || (Number.isInteger(request.limit) && request.limit >= 1 && request.limit <= 1000), () =>
-      validation('Limit must be between 1 and 1000.'),
-    );
-  },
+  validate: (request) => validateLimit(request.limit),
   async run(request, { store, caller }) {
     const page = await store.listKeys({
       account: caller.account,

@@ -1,9 +1,8 @@
 import { KmsError } from '../domain/errors.js';
 import type { Tag } from '../domain/key.js';
+import { MAX_TAGS_PER_KEY as MAX_TAGS } from '../ports/metadata-store.js';
 
 /** AWS KMS tag limits (API Reference, Tag): key 1–128, value 0–256, 50 tags, `aws:` reserved. */
-export const MAX_TAGS = 50;
-
 export function validateTags(tags: readonly Tag[]): void {
   if (tags.length > MAX_TAGS) throw new KmsError('TagException', `A key can have at most ${MAX_TAGS} tags.`);
   const seen = new Set<string>();

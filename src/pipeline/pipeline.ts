@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { KmsError, isKmsError } from '../domain/errors.js';
 import { parseKeyReference } from '../domain/ids.js';
 import type { KeyRecord } from '../domain/key.js';
-import { KEY_STATE_RULES } from '../domain/key-state-rules.js';
+import { checkKeyState } from '../domain/key-state-rules.js';
 import { parsePrincipal, type Principal } from '../domain/principal.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { AuthorizationDecision, Authorizer } from '../ports/authorizer.js';
@@ -58,9 +58,9 @@ export class Pipeline {
       const requirements = Object.entries(operation.keys) as Array<[string, KeyRequirement<unknown>]>;
       const keys: Record<string, KeyRecord> = {};
       for (const [name, requirement] of requirements) {
-        const key = await this.resolve(requirement.ref(request), requirement.field);
+        const key = await this.resolve(requirement.ref(request), requirement.field, caller.account);
         keyArns.push(key.arn);
-        await this.checkMatch(key, requirement, request);
+        await this.checkMatch(key, requirement, request, caller.account);
         decision = this.authorize(caller, requirement.action, key);
         keys[name] = key;
       }
@@ -100,11 +100,22 @@ export class Pipeline {
     );
   }
 
-  private async resolve(reference: string | undefined, field: string): Promise<KeyRecord> {
+  /**
+   * A key id, key ARN, alias name or alias ARN → the key (AWS KMS: every operation that takes a
+   * key accepts all four). An alias name is looked up in the caller's account.
+   */
+  private async resolve(reference: string | undefined, field: string, callerAccount: string): Promise<KeyRecord> {
     const parsed = parseKeyReference(reference, field);
     const { location, store } = this.deps.services;
     if (parsed.kind === 'aliasName' || parsed.kind === 'aliasArn') {
-      throw new KmsError('NotFoundException', `Alias ${parsed.aliasName} is not found.`);
+      const account = parsed.kind === 'aliasArn' ? parsed.account : callerAccount;
+      const alias =
+        parsed.kind === 'aliasArn' && parsed.region !== location.region
+          ? undefined
+          : await store.getAlias(account, parsed.aliasName);
+      const key = alias && (await store.getKey(alias.keyId));
+      if (!key) throw new KmsError('NotFoundException', `Alias ${reference} is not found.`);
+      return key;
     }
     const key = await store.getKey(parsed.keyId);
     if (!key || (parsed.kind === 'keyArn' && (parsed.region !== location.region || parsed.account !== key.account))) {
@@ -113,10 +124,15 @@ export class Pipeline {
     return key;
   }
 
-  private async checkMatch(key: KeyRecord, requirement: KeyRequirement<unknown>, request: unknown): Promise<void> {
+  private async checkMatch(
+    key: KeyRecord,
+    requirement: KeyRequirement<unknown>,
+    request: unknown,
+    callerAccount: string,
+  ): Promise<void> {
     const other = requirement.mustMatch?.ref(request);
     if (other === undefined || other === '') return;
-    const named = await this.resolve(other, requirement.mustMatch!.field);
+    const named = await this.resolve(other, requirement.mustMatch!.field, callerAccount);
     if (named.id !== key.id) {
       throw new KmsError(
         'IncorrectKeyException',
@@ -155,12 +171,7 @@ export class Pipeline {
 }
 
 function checkStateAndUsage(key: KeyRecord, requirement: KeyRequirement<unknown>): void {
-  const rule = KEY_STATE_RULES[requirement.stateRules][key.state];
-  if (rule !== 'allow') {
-    const message =
-      rule === 'DisabledException' ? `${key.arn} is disabled.` : `${key.arn} is ${key.state}.`;
-    throw new KmsError(rule, message);
-  }
+  checkKeyState(requirement.stateRules, key);
   if (requirement.usage && key.keyUsage !== requirement.usage) {
     throw new KmsError(
       'InvalidKeyUsageException',

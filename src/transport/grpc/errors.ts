@@ -22,6 +22,7 @@ const STATUS_BY_ERROR: Record<KmsErrorName, grpc.status> = {
   KMSInvalidStateException: grpc.status.FAILED_PRECONDITION,
   LimitExceededException: grpc.status.RESOURCE_EXHAUSTED,
   MalformedPolicyDocumentException: grpc.status.INVALID_ARGUMENT,
+  NotAuthorizedException: grpc.status.PERMISSION_DENIED,
   NotFoundException: grpc.status.NOT_FOUND,
   TagException: grpc.status.INVALID_ARGUMENT,
   UnrecognizedClientException: grpc.status.UNAUTHENTICATED,

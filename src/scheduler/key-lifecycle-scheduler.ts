@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { isKmsError } from '../domain/errors.js';
+import type { KeyRecord } from '../domain/key.js';
+import { daysAfter, rotateKey } from '../operations/rotation.js';
+import type { AuditSink } from '../ports/audit-sink.js';
+import type { Clock } from '../ports/clock.js';
+import type { Hsm } from '../ports/hsm.js';
+import type { MetadataStore } from '../ports/metadata-store.js';
+
+export interface SchedulerLogger {
+  info(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface KeyLifecycleSchedulerOptions {
+  readonly hsm: Hsm;
+  readonly store: MetadataStore;
+  readonly clock: Clock;
+  readonly audit: AuditSink;
+  readonly logger: SchedulerLogger;
+  /** Keys handled per kind and run; the rest wait for the next run. */
+  readonly batchSize?: number;
+  /**
+   * Runs after a key's token objects are destroyed and before its metadata is. Fault injection
+   * for tests that prove a crash there is finished by the next run; nothing else sets it.
+   */
+  readonly betweenDeletionSteps?: (keyId: string) => Promise<void>;
+}
+
+export interface SchedulerRun {
+  readonly rotated: string[];
+  readonly deleted: string[];
+}
+
+/**
+ * The background work AWS KMS does on its own: automatic rotation when a key's period has passed,
+ * and deletion once a key's waiting period is over. Time comes from the clock port, so tests move
+ * it forward and call `runOnce` instead of waiting days. Every action is recorded like a request.
+ */
+export class KeyLifecycleScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<SchedulerRun> | undefined;
+
+  constructor(private readonly options: KeyLifecycleSchedulerOptions) {}
+
+  /** One pass; concurrent calls share the pass in progress. */
+  runOnce(): Promise<SchedulerRun> {
+    this.running ??= this.pass().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      this.runOnce().catch((error: unknown) => this.options.logger.error({ err: error }, 'scheduler run failed'));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async pass(): Promise<SchedulerRun> {
+    const { store, clock } = this.options;
+    const limit = this.options.batchSize ?? 100;
+    const rotated: string[] = [];
+    const deleted: string[] = [];
+    for (const keyId of await store.listKeysDueForRotation(clock.now(), limit)) {
+      if (await this.record('RotateKey', keyId, () => this.rotate(keyId))) rotated.push(keyId);
+    }
+    for (const keyId of await store.listKeysDueForDeletion(clock.now(), limit)) {
+      if (await this.record('DeleteKey', keyId, () => this.delete(keyId))) deleted.push(keyId);
+    }
+    return { rotated, deleted };
+  }
+
+  private async rotate(keyId: string): Promise<KeyRecord | undefined> {
+    const { hsm, store, clock } = this.options;
+    const [key, rotation] = await Promise.all([store.getKey(keyId), store.getRotation(keyId)]);
+    if (!key || !rotation?.enabled) return undefined;
+    const now = clock.now();
+    // The store refuses unless the rotation is still due, so a raced run cannot rotate twice.
+    await rotateKey(hsm, store, key, now, {
+      makeCurrent: true,
+      rotationType: 'AUTOMATIC',
+      nextRotationAt: daysAfter(now, rotation.periodDays),
+    });
+    return key;
+  }
+
+  /** Token objects first, then metadata (src/ports/metadata-store.ts, KeyDeletionStore). */
+  private async delete(keyId: string): Promise<KeyRecord | undefined> {
+    const { hsm, store } = this.options;
+    const key = await store.getKey(keyId);
+    if (!key) return undefined;
+    for (const version of await store.listKeyVersions(keyId)) await hsm.destroyKey(version.id);
+    await this.options.betweenDeletionSteps?.(keyId);
+    await store.deleteKeyMetadata(keyId);
+    return key;
+  }
+
+  private async record(operation: string, keyId: string, work: () => Promise<KeyRecord | undefined>): Promise<boolean> {
+    const started = performance.now();
+    let outcome = 'Success';
+    let key: KeyRecord | undefined;
+    try {
+      key = await work();
+      if (key) this.options.logger.info({ operation, keyId }, 'background key work');
+      return key !== undefined;
+    } catch (error) {
+      outcome = isKmsError(error) ? error.name : 'KMSInternalException';
+      this.options.logger.error({ operation, keyId, err: error }, 'background key work failed');
+      return false;
+    } finally {
+      if (key || outcome !== 'Success') {
+        await this.options.audit.record({
+          requestId: randomUUID(),
+          time: this.options.clock.now(),
+          operation,
+          principalArn: undefined,
+          principalAccount: key?.account,
+          sourceAddress: 'p11kms-scheduler',
+          keyArns: key ? [key.arn] : [],
+          parameters: { keyId, background: true },
+          outcome,
+          decision: undefined,
+          durationMs: performance.now() - started,
+        });
+      }
+    }
+  }
+}
