@@ -1,25 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { KmsClient, type KmsRpc } from '../transport/grpc/client.js';
+import { KmsClient } from '../transport/grpc/client.js';
+import { collect, integer, type CommandSpec, type ConnectionOptions, type Options } from './command-spec.js';
 import { dataDirLayout } from './data-dir.js';
 import { keyValuePairs, toAwsJson } from './aws-json.js';
+import { LIFECYCLE_COMMANDS } from './lifecycle-commands.js';
 
-interface ConnectionOptions {
-  dataDir: string;
-  endpoint?: string;
-  ca?: string;
-  cert?: string;
-  key?: string;
-}
 
-type Options = ConnectionOptions & Record<string, unknown>;
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-const integer = (value: string) => {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed)) throw new Error(`not an integer: ${value}`);
-  return parsed;
-};
 const base64 = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64') : undefined);
 const context = (value: unknown) => keyValuePairs(value as string[] | undefined, 'encryption context');
 
@@ -30,14 +17,8 @@ function plaintextFrom(options: Options): Buffer | undefined {
   return undefined;
 }
 
-/** Each client command: its RPC, its flags, and how the flags become the request. */
-const COMMANDS: Array<{
-  name: string;
-  rpc: KmsRpc;
-  describe: string;
-  flags: Array<[string, string, ((value: string, previous?: any) => unknown)?]>;
-  request: (options: Options) => Record<string, unknown>;
-}> = [
+
+const KEY_COMMANDS: CommandSpec[] = [
   {
     name: 'create-key',
     rpc: 'CreateKey',
@@ -83,9 +64,9 @@ const COMMANDS: Array<{
   },
   ...(['generate-data-key', 'generate-data-key-without-plaintext'] as const).map((name) => ({
     name,
-    rpc: (name === 'generate-data-key' ? 'GenerateDataKey' : 'GenerateDataKeyWithoutPlaintext') as KmsRpc,
+    rpc: (name === 'generate-data-key' ? 'GenerateDataKey' : 'GenerateDataKeyWithoutPlaintext') as CommandSpec['rpc'],
     describe: name === 'generate-data-key' ? 'make a data key: plaintext and encrypted copy' : 'make a data key: encrypted copy only',
-    flags: [['--key-id <id>', 'key'], ['--key-spec <spec>', 'AES_128 or AES_256'], ['--number-of-bytes <n>', '1 to 1024', integer], ['--encryption-context <key=value>', 'context pair (repeatable)', collect]] as Array<[string, string, ((value: string, previous?: any) => unknown)?]>,
+    flags: [['--key-id <id>', 'key'], ['--key-spec <spec>', 'AES_128 or AES_256'], ['--number-of-bytes <n>', '1 to 1024', integer], ['--encryption-context <key=value>', 'context pair (repeatable)', collect]] as CommandSpec['flags'],
     request: (o: Options) => ({ keyId: o.keyId, keySpec: o.keySpec, numberOfBytes: o.numberOfBytes, encryptionContext: context(o.encryptionContext) }),
   })),
   { name: 'generate-random', rpc: 'GenerateRandom', describe: 'random bytes from the token', flags: [['--number-of-bytes <n>', '1 to 1024', integer]], request: (o) => ({ numberOfBytes: o.numberOfBytes }) },
@@ -108,7 +89,7 @@ function connect(options: ConnectionOptions): KmsClient {
 }
 
 export function registerClientCommands(program: Command, run: (action: () => Promise<unknown>) => Promise<void>): void {
-  for (const spec of COMMANDS) {
+  for (const spec of [...KEY_COMMANDS, ...LIFECYCLE_COMMANDS]) {
     const command = program
       .command(spec.name)
       .description(spec.describe)

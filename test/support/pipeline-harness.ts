@@ -6,6 +6,7 @@ import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { accountBoundaryAuthorizer } from '../../src/policy/account-boundary.js';
 import type { AuditEvent, AuditSink } from '../../src/ports/audit-sink.js';
 import type { Clock } from '../../src/ports/clock.js';
+import { KeyLifecycleScheduler } from '../../src/scheduler/key-lifecycle-scheduler.js';
 import { freshToken, type TestToken } from './softhsm.js';
 
 export const ACCOUNT = '111122223333';
@@ -32,6 +33,9 @@ export interface PipelineHarness {
   readonly audit: RecordingAuditSink;
   readonly clock: Clock & { advance(ms: number): void };
   readonly logged: Array<{ level: string; fields: object; message: string }>;
+  /** The server's scheduler on the same clock; `crashBetweenDeletionSteps` makes its next deletion fail midway. */
+  readonly scheduler: KeyLifecycleScheduler;
+  crashBetweenDeletionSteps: boolean;
   /** Runs an operation as `principal` (an ARN in the client certificate's URI SAN). */
   call<Res = Record<string, any>>(operation: AnyOperation, request: object, principal?: string): Promise<Res>;
   close(): Promise<void>;
@@ -46,23 +50,36 @@ export async function pipelineHarness(): Promise<PipelineHarness> {
   let now = Date.parse('2026-01-01T00:00:00Z');
   const clock = { now: () => new Date(now), advance: (ms: number) => void (now += ms) };
   const logged: PipelineHarness['logged'] = [];
+  const logger = {
+    info: (fields: object, message: string) => logged.push({ level: 'info', fields, message }),
+    warn: (fields: object, message: string) => logged.push({ level: 'warn', fields, message }),
+    error: (fields: object, message: string) => logged.push({ level: 'error', fields, message }),
+  };
   const pipeline = new Pipeline({
     services: { hsm, store, clock, location: { partition: 'aws', region: 'us-east-1' } },
     authorizer: accountBoundaryAuthorizer,
     audit,
-    logger: {
-      warn: (fields, message) => logged.push({ level: 'warn', fields, message }),
-      error: (fields, message) => logged.push({ level: 'error', fields, message }),
-    },
+    logger,
     defaultAccount: ACCOUNT,
   });
-  return {
+  const harness: PipelineHarness = {
     token,
     hsm,
     store,
     audit,
     clock,
     logged,
+    crashBetweenDeletionSteps: false,
+    scheduler: new KeyLifecycleScheduler({
+      hsm,
+      store,
+      clock,
+      audit,
+      logger,
+      betweenDeletionSteps: async () => {
+        if (harness.crashBetweenDeletionSteps) throw new Error('simulated crash between deletion steps');
+      },
+    }),
     call: (operation, request, principal = ADMIN) =>
       pipeline.execute(operation, request, {
         requestId: randomUUID(),
@@ -74,4 +91,5 @@ export async function pipelineHarness(): Promise<PipelineHarness> {
       await hsm.close();
     },
   };
+  return harness;
 }
