@@ -1,0 +1,150 @@
+import type { Principal } from '../domain/principal.js';
+import { normalizeContext, type RequestContext, type RequestContextInput } from './context.js';
+import type { CompiledPolicy, CompiledStatement, Effect } from './document.js';
+import { callerLayers, matchPrincipal, notPrincipalApplies, type PrincipalMatch } from './principals.js';
+
+/**
+ * Policy evaluation (IAM "Policy evaluation logic"): every statement of every applicable policy is
+ * examined; an explicit Deny that applies wins; otherwise an Allow that applies allows; otherwise
+ * the request is implicitly denied. Every decision names what decided it and carries a trace of
+ * each statement examined and why it did or did not apply, for the audit entry and the server log
+ * (never for the denied caller).
+ */
+export interface PolicyRequest {
+  readonly principal: Principal;
+  /** `kms:Encrypt`. */
+  readonly action: string;
+  /** The key ARN, or `*` for account-level actions (CreateKey, ListKeys …). */
+  readonly resource: string;
+  readonly context?: RequestContextInput;
+}
+
+export interface NamedPolicy {
+  /** How the trace names it: the key ARN's policy, or an identity policy's name in the configuration. */
+  readonly name: string;
+  readonly policy: CompiledPolicy;
+}
+
+export interface TraceLine {
+  /** `key policy`, `identity policy 'DevOps'`, `grant <id>`, or `rule` for a decision made by a rule. */
+  readonly source: string;
+  readonly statement?: number;
+  readonly sid?: string;
+  readonly effect?: Effect;
+  readonly applies: boolean;
+  readonly detail: string;
+}
+
+export interface Decision {
+  readonly decision: 'Allow' | 'Deny';
+  readonly reason: string;
+  readonly trace: readonly TraceLine[];
+}
+
+export interface PreparedRequest {
+  readonly principal: Principal;
+  readonly layers: ReturnType<typeof callerLayers>;
+  readonly action: string;
+  readonly resource: string;
+  readonly context: RequestContext;
+}
+
+/** Done once per request: the caller's identity layers and the normalised condition context. */
+export function prepareRequest(request: PolicyRequest): PreparedRequest {
+  return {
+    principal: request.principal,
+    layers: callerLayers(request.principal),
+    action: request.action,
+    resource: request.resource,
+    context: normalizeContext(request.context),
+  };
+}
+
+export interface StatementOutcome {
+  readonly statement: CompiledStatement;
+  /** `key policy statement 'Sid' (#2)` */
+  readonly label: string;
+  readonly applies: boolean;
+  /** How the statement names the caller; `direct` for identity policies, which name no principal. */
+  readonly match: PrincipalMatch;
+  readonly line: TraceLine;
+}
+
+export function sourceName(policy: NamedPolicy): string {
+  return policy.policy.kind === 'key' ? 'key policy' : `identity policy '${policy.name}'`;
+}
+
+export function examinePolicy(policy: NamedPolicy, request: PreparedRequest): StatementOutcome[] {
+  const source = sourceName(policy);
+  return policy.policy.statements.map((statement) => {
+    const { applies, match, detail } = examineStatement(statement, request);
+    const label = `${source} statement ${statement.sid ? `'${statement.sid}' (#${statement.index})` : `#${statement.index}`}`;
+    const line: TraceLine = {
+      source,
+      statement: statement.index,
+      ...(statement.sid !== undefined ? { sid: statement.sid } : {}),
+      effect: statement.effect,
+      applies,
+      detail,
+    };
+    return { statement, label, applies, match, line };
+  });
+}
+
+function examineStatement(statement: CompiledStatement, request: PreparedRequest) {
+  const skip = (detail: string) => ({ applies: false, match: 'none' as PrincipalMatch, detail });
+  let match: PrincipalMatch = 'direct';
+  const element = statement.principal;
+  if (element && element.negated) {
+    if (!notPrincipalApplies(element, request.layers)) return skip(`${request.principal.arn} is excluded by NotPrincipal`);
+  } else if (element) {
+    match = matchPrincipal(element, request.layers);
+    if (match === 'none') return skip(`${request.principal.arn} is not named in Principal`);
+  }
+  const { action, resource } = statement;
+  if (action.matches(request.action) === action.negated) {
+    return skip(`${request.action} is ${action.negated ? 'in NotAction' : 'not in Action'}`);
+  }
+  if (resource.matches(request.resource) === resource.negated) {
+    return skip(`resource ${request.resource} is ${resource.negated ? 'in NotResource' : 'not in Resource'}`);
+  }
+  for (const condition of statement.conditions) {
+    if (!condition.test(request.context)) {
+      return skip(`condition ${condition.operator} ${condition.key} ${JSON.stringify(condition.values)} is not met`);
+    }
+  }
+  const account = request.principal.account;
+  const detail =
+    match === 'account'
+      ? `applies through account ${account}: delegates to that account's identity policies`
+      : 'applies';
+  return { applies: true, match, detail };
+}
+
+/**
+ * The plain IAM rule over a set of policies, without AWS KMS's account rules: Deny wins, then any
+ * Allow that names the caller (or an identity policy's Allow). An Allow that names only the
+ * caller's account delegates and does not allow by itself. `authorizeKmsRequest` builds the full
+ * KMS decision on the same examination.
+ */
+export function evaluate(request: PolicyRequest, policies: readonly NamedPolicy[]): Decision {
+  const prepared = prepareRequest(request);
+  const outcomes = policies.flatMap((policy) => examinePolicy(policy, prepared));
+  const trace = outcomes.map((o) => o.line);
+  const deny = outcomes.find((o) => o.applies && o.statement.effect === 'Deny');
+  if (deny) return { decision: 'Deny', reason: `Deny by ${deny.label}`, trace };
+  const allow = outcomes.find((o) => o.applies && o.statement.effect === 'Allow' && o.match === 'direct');
+  if (allow) return { decision: 'Allow', reason: `Allow by ${allow.label}`, trace };
+  return { decision: 'Deny', reason: 'no statement allows', trace };
+}
+
+/** The decision and its trace as lines of text, for `p11kms policy explain` and the server log. */
+export function formatDecision(decision: Decision): string {
+  const lines = [`${decision.decision}: ${decision.reason}`];
+  for (const line of decision.trace) {
+    const where = line.statement === undefined ? line.source : `${line.source} #${line.statement}${line.sid ? ` '${line.sid}'` : ''}`;
+    const effect = line.effect ? ` ${line.effect}` : '';
+    lines.push(`  ${line.applies ? '✓' : '·'} ${where}${effect}: ${line.detail}`);
+  }
+  return lines.join('\n');
+}
