@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, requireBuild, startServer, tempDir, type ServerProcess } from '../support/server-process.js';
+
+let dataDir: string;
+let server: ServerProcess;
+const run = (...args: string[]) => cli([...args, '--data-dir', dataDir]);
+
+beforeAll(async () => {
+  requireBuild();
+  dataDir = tempDir('p11kms-e2e-lifecycle-');
+  server = await startServer(['--data-dir', dataDir]);
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('key lifecycle through the CLI and a spawned server', () => {
+  it('aliases, rotation, tags, description and scheduled deletion, as AWS-shaped JSON', () => {
+    const key = run('create-key', '--description', 'lifecycle').KeyMetadata;
+    const spare = run('create-key').KeyMetadata;
+    run('create-alias', '--alias-name', 'alias/app', '--target-key-id', key.KeyId);
+    const sealed = run('encrypt', '--key-id', 'alias/app', '--plaintext', 'before rotation');
+
+    expect(run('rotate-key-on-demand', '--key-id', 'alias/app')).toEqual({ KeyId: key.Arn });
+    const rotations = run('list-key-rotations', '--key-id', key.KeyId);
+    expect(rotations.Rotations).toHaveLength(1);
+    expect(rotations.Rotations[0]).toMatchObject({ KeyId: key.Arn, RotationType: 'ON_DEMAND' });
+    expect(Buffer.from(run('decrypt', '--ciphertext-blob', sealed.CiphertextBlob).Plaintext, 'base64').toString()).toBe('before rotation');
+
+    run('enable-key-rotation', '--key-id', key.KeyId, '--rotation-period-in-days', '180');
+    expect(run('get-key-rotation-status', '--key-id', key.KeyId)).toMatchObject({ KeyRotationEnabled: true, RotationPeriodInDays: 180 });
+    run('disable-key-rotation', '--key-id', key.KeyId);
+    expect(run('get-key-rotation-status', '--key-id', key.KeyId).KeyRotationEnabled).toBe(false);
+
+    run('tag-resource', '--key-id', key.KeyId, '--tag', 'team=payments', '--tag', 'env=test');
+    expect(run('list-resource-tags', '--key-id', 'alias/app').Tags).toEqual([
+      { TagKey: 'env', TagValue: 'test' },
+      { TagKey: 'team', TagValue: 'payments' },
+    ]);
+    run('untag-resource', '--key-id', key.KeyId, '--tag-key', 'env');
+    expect(run('list-resource-tags', '--key-id', key.KeyId).Tags).toEqual([{ TagKey: 'team', TagValue: 'payments' }]);
+    run('update-key-description', '--key-id', key.KeyId, '--description', 'renamed');
+    expect(run('describe-key', '--key-id', key.KeyId).KeyMetadata.Description).toBe('renamed');
+
+    const listed = run('list-aliases', '--key-id', key.KeyId).Aliases;
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ AliasName: 'alias/app', TargetKeyId: key.KeyId, AliasArn: expect.stringMatching(/:alias\/app$/) });
+    run('update-alias', '--alias-name', 'alias/app', '--target-key-id', spare.Arn);
+    expect(run('describe-key', '--key-id', 'alias/app').KeyMetadata.KeyId).toBe(spare.KeyId);
+
+    const scheduled = run('schedule-key-deletion', '--key-id', key.KeyId, '--pending-window-in-days', '7');
+    expect(scheduled).toMatchObject({ KeyId: key.Arn, KeyState: 'PendingDeletion', PendingWindowInDays: 7 });
+    expect(Date.parse(scheduled.DeletionDate) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
+    expect(run('describe-key', '--key-id', key.KeyId).KeyMetadata.KeyState).toBe('PendingDeletion');
+    run('cancel-key-deletion', '--key-id', key.KeyId);
+    expect(run('describe-key', '--key-id', key.KeyId).KeyMetadata.KeyState).toBe('Disabled');
+    run('delete-alias', '--alias-name', 'alias/app');
+    expect(run('list-aliases').Aliases).toEqual([]);
+  });
+});
