@@ -1,3 +1,4 @@
+import type { EncryptionContext } from '../domain/encryption-context.js';
 import type { KeyRecord, KeyState, KeyVersion, Tag } from '../domain/key.js';
 
 /** One page of a listing: AWS KMS's Limit/Marker/Truncated convention. */
@@ -21,6 +22,11 @@ export interface NewKey {
   readonly key: KeyRecord;
   readonly version: KeyVersion;
   readonly tags: readonly Tag[];
+  /**
+   * The key policy document (CreateKey's Policy, or the default key policy the operation built),
+   * stored with the key in the same transaction and returned by getKeyPolicy exactly as given.
+   */
+  readonly policy: string;
 }
 
 /** AWS KMS's tag quota per key (API Reference, TagResource); the store enforces it atomically. */
@@ -154,7 +160,7 @@ export interface KeyRotationStore {
  *   1. reads the key's versions (listKeyVersions);
  *   2. destroys their token objects, treating an object already gone as destroyed;
  *   3. calls deleteKeyMetadata, which removes the key, its versions, rotations, rotation schedule,
- *      tags and aliases in one transaction.
+ *      tags, aliases, key policy and grants in one transaction.
  * Token objects go first: if the metadata went first, a crash would orphan token objects that no
  * metadata names any more. While step 2 runs the key is PendingDeletion, so no operation uses it,
  * and a due key can no longer be cancelled, so it stays PendingDeletion until step 3. A crash
@@ -195,14 +201,141 @@ export interface KeyTagStore {
   untagResource(keyId: string, tagKeys: readonly string[]): Promise<void>;
 }
 
+/** The name of a key's one policy (AWS KMS ListKeyPolicies, GetKeyPolicy's PolicyName). */
+export const KEY_POLICY_NAME = 'default';
+
+/**
+ * Key policies (AWS KMS GetKeyPolicy, PutKeyPolicy). A key has one policy, named KEY_POLICY_NAME;
+ * createKey stores the first one. The store keeps the document verbatim: GetKeyPolicy must return
+ * the text byte for byte as it was put (whitespace, key order, escapes), so it never parses,
+ * normalises or trims it. Any well-formed Unicode string round-trips; the operations validate the
+ * grammar, the size (32 KiB) and AWS's character set before they call the store.
+ */
+export interface KeyPolicyStore {
+  /**
+   * The document as last stored. Undefined for an unknown key, and for a key created before the
+   * store kept policies (SQLite schema < 3): for such a key the caller applies the AWS default key
+   * policy, and a putKeyPolicy gives it a stored one.
+   */
+  getKeyPolicy(keyId: string): Promise<string | undefined>;
+  /**
+   * Stores `policy` as the key's policy, replacing any other. NotFoundException, nothing written,
+   * for an unknown key. Key state is the pipeline's check (key-state table), not the store's.
+   */
+  putKeyPolicy(keyId: string, policy: string): Promise<void>;
+}
+
+/** AWS KMS's quota of grants per key (Grants per KMS key: 50,000); see GrantLimits. */
+export const MAX_GRANTS_PER_KEY = 50_000;
+
+/** A grant id as the caller mints it: 64 lowercase hex digits (AWS KMS GrantId's form). */
+export const GRANT_ID_PATTERN = /^[0-9a-f]{64}$/;
+
+/**
+ * GrantConstraints (AWS KMS API reference). Stored and returned exactly as given: an absent
+ * member stays absent, and an empty `encryptionContextEquals` ({}: "only an empty context")
+ * stays empty. Structurally a `GrantConstraints` of src/policy/grants.ts.
+ */
+export interface GrantConstraintsRecord {
+  readonly encryptionContextEquals?: EncryptionContext;
+  readonly encryptionContextSubset?: EncryptionContext;
+}
+
+/**
+ * A grant as stored (AWS KMS CreateGrant, GrantListEntry). Every field is made by the caller and
+ * returned exactly as given (optional fields that were absent come back absent). A GrantRecord is
+ * structurally a `Grant` of src/policy/grants.ts, so grantsForKey feeds the evaluator directly.
+ */
+export interface GrantRecord {
+  /** GRANT_ID_PATTERN; unique across all keys (AlreadyExistsException otherwise). */
+  readonly grantId: string;
+  readonly keyId: string;
+  /** The key's account: a grant of a key that is not in this account is NotFoundException. */
+  readonly account: string;
+  /** CreateGrant's Name. Not unique: several grants of a key may share a name (see createGrant). */
+  readonly name?: string | undefined;
+  readonly granteePrincipal: string;
+  readonly retiringPrincipal?: string | undefined;
+  /** Grant operations (`Decrypt`, `Encrypt` …), in the order given. */
+  readonly operations: readonly string[];
+  readonly constraints?: GrantConstraintsRecord | undefined;
+  /** GrantListEntry's IssuingAccount, as the operation writes it (e.g. `arn:aws:iam::<account>:root`). */
+  readonly issuingAccount: string;
+  readonly createdAt: Date;
+  /**
+   * The grant token issued when the grant was created; opaque to the store, unique across all
+   * grants (AlreadyExistsException otherwise), and found again by getGrantByToken.
+   */
+  readonly grantToken: string;
+}
+
+export interface GrantLimits {
+  /**
+   * LimitExceededException, nothing written, when the key already has this many grants
+   * (MAX_GRANTS_PER_KEY as AWS KMS, or less by configuration). Counted inside the transaction that
+   * inserts, so concurrent CreateGrant calls cannot pass the limit together, on any replica.
+   */
+  readonly maxGrantsPerKey: number;
+}
+
+/** ListGrants: one key's grants, optionally only one grant id and/or one grantee (both must match). */
+export interface ListGrantsQuery extends PageQuery {
+  readonly grantId?: string | undefined;
+  readonly granteePrincipal?: string | undefined;
+}
+
+/**
+ * Grants (AWS KMS CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant). Every
+ * listing orders by (createdAt, grantId) and pages with the same opaque markers as listKeys
+ * (InvalidMarkerException for a marker no grant listing gave). Grants have no state of their own:
+ * a grant exists until deleteGrant or deleteKeyMetadata removes it, and a new grant is visible to
+ * every read as soon as createGrant returns ("grant tokens usable at once").
+ */
+export interface GrantStore {
+  /**
+   * Stores a new grant and returns it, in one transaction, checking in this order:
+   * - ValidationException when grantId does not match GRANT_ID_PATTERN;
+   * - NotFoundException when `keyId` is not a key of `account`;
+   * - CreateGrant's idempotency (AWS KMS: "you can retry a CreateGrant request with identical
+   *   parameters; if the grant already exists, the original GrantId is returned"): when `name` is
+   *   given and the key already has a grant of that name with the same parameters, that grant is
+   *   returned unchanged, with its own grantId, grantToken and createdAt, and nothing is written
+   *   (the limit is not counted). Callers tell a retry by `returned.grantId !== grant.grantId`.
+   *   Same parameters: equal granteePrincipal, retiringPrincipal (both absent counts as equal),
+   *   issuingAccount, the same set of operations (order and repeats ignored), and equal
+   *   constraints, compared member by member with an absent constraints object counting as one
+   *   with no members; encryption-context maps are equal when they have the same pairs, compared
+   *   exactly. A grant of the same name with other parameters is no match: a new grant is created.
+   * - AlreadyExistsException when the grantId or the grantToken is already stored (on any key);
+   * - LimitExceededException per `limits.maxGrantsPerKey`.
+   * Any failure writes nothing.
+   */
+  createGrant(grant: GrantRecord, limits: GrantLimits): Promise<GrantRecord>;
+  /** The key's grants named `name` (exact match), in (createdAt, grantId) order; empty for an unknown key. */
+  findGrantsByName(keyId: string, name: string): Promise<GrantRecord[]>;
+  /** The grant, when it exists and belongs to this key. */
+  getGrant(keyId: string, grantId: string): Promise<GrantRecord | undefined>;
+  /** The grant whose grantToken is exactly `grantToken`, whatever its key (RetireGrant by GrantToken). */
+  getGrantByToken(grantToken: string): Promise<GrantRecord | undefined>;
+  /** Every grant of the key in (createdAt, grantId) order, in one indexed read (the authorizer's). */
+  grantsForKey(keyId: string): Promise<GrantRecord[]>;
+  /** ListGrants: one page of the key's grants; an empty page for an unknown key. */
+  listGrants(keyId: string, query: ListGrantsQuery): Promise<Page<GrantRecord>>;
+  /** ListRetirableGrants: grants of any key whose retiringPrincipal is exactly `retiringPrincipal`. */
+  listRetirableGrants(retiringPrincipal: string, page: PageQuery): Promise<Page<GrantRecord>>;
+  /** RetireGrant / RevokeGrant: removes the grant if it belongs to the key; false when there is none. */
+  deleteGrant(keyId: string, grantId: string): Promise<boolean>;
+}
+
 /**
  * Key metadata (DESIGN.md, "Core contracts"). Every method is atomic; SQLite and PostgreSQL
  * implementations pass the same contract suites (test/contract/metadata-store*.contract.ts).
  * Writes that name a key the store does not hold throw NotFoundException (setKeyState, older,
  * returns undefined instead).
  */
-export interface MetadataStore extends AliasStore, KeyRotationStore, KeyDeletionStore, KeyTagStore {
-  /** Inserts a key, its first version and its tags in one transaction. */
+export interface MetadataStore
+  extends AliasStore, KeyRotationStore, KeyDeletionStore, KeyTagStore, KeyPolicyStore, GrantStore {
+  /** Inserts a key, its first version, its tags and its policy in one transaction. */
   createKey(newKey: NewKey): Promise<void>;
   /** The key, with its deletion date while deletion is pending. */
   getKey(keyId: string): Promise<KeyRecord | undefined>;

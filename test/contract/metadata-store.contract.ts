@@ -4,6 +4,8 @@ import type { KeyRecord } from '../../src/domain/key.js';
 import type { MetadataStore, NewKey } from '../../src/ports/metadata-store.js';
 import { aliasContract } from './metadata-store.aliases.contract.js';
 import { deletionContract } from './metadata-store.deletion.contract.js';
+import { grantContract } from './metadata-store.grants.contract.js';
+import { policyContract } from './metadata-store.policies.contract.js';
 import {
   ACCOUNT,
   OTHER_ACCOUNT,
@@ -20,7 +22,8 @@ export { sampleKey } from './metadata-store.fixtures.js';
 
 /**
  * Every MetadataStore contract suite, for a runner to call once per implementation
- * (STYLE.md, habit 8): keys here, then aliases, rotation, deletion, descriptions and tags.
+ * (STYLE.md, habit 8): keys here, then aliases, rotation, deletion, descriptions and tags, key
+ * policies and grants.
  */
 export function metadataStoreContracts(
   name: string,
@@ -33,6 +36,8 @@ export function metadataStoreContracts(
   rotationContract(name, factory);
   deletionContract(name, factory);
   tagContract(name, factory);
+  policyContract(name, factory);
+  grantContract(name, factory);
 }
 
 /**

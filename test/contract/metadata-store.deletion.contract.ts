@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { KeyState } from '../../src/domain/key.js';
 import type { MetadataStore, NewKey } from '../../src/ports/metadata-store.js';
@@ -34,7 +34,10 @@ export function deletionContract(name: string, factory: StoreFactory): void {
       return created;
     }
 
-    /** A key with something in every table that names a key: versions, rotations, schedule, tags, aliases. */
+    /**
+     * A key with something in every table that names a key: versions, rotations, schedule, tags,
+     * aliases, its policy (from createKey) and grants.
+     */
     async function fullyDressedKey(): Promise<NewKey> {
       const created = await newKey();
       const id = created.key.id;
@@ -43,6 +46,24 @@ export function deletionContract(name: string, factory: StoreFactory): void {
       await store.addKeyVersion(id, sampleVersion(id, at(3)), ON_DEMAND);
       await store.createAlias({ aliasName: `alias/${id}`, keyId: id, account: ACCOUNT, createdAt: at(4) });
       await store.createAlias({ aliasName: `alias/second/${id}`, keyId: id, account: ACCOUNT, createdAt: at(5) });
+      for (const name of ['first', undefined]) {
+        await store.createGrant(
+          {
+            grantId: randomBytes(32).toString('hex'),
+            keyId: id,
+            account: ACCOUNT,
+            name,
+            granteePrincipal: `arn:aws:iam::${ACCOUNT}:role/developer`,
+            retiringPrincipal: `arn:aws:iam::${ACCOUNT}:role/retirer`,
+            operations: ['Decrypt'],
+            constraints: { encryptionContextSubset: { keyId: id } },
+            issuingAccount: `arn:aws:iam::${ACCOUNT}:root`,
+            createdAt: at(6),
+            grantToken: randomBytes(48).toString('base64url'),
+          },
+          { maxGrantsPerKey: 10 },
+        );
+      }
       return created;
     }
 
@@ -55,6 +76,8 @@ export function deletionContract(name: string, factory: StoreFactory): void {
         schedule: await store.getRotation(keyId),
         tags: await store.listTags(keyId),
         aliases: await store.listAliasesForKey(keyId),
+        policy: await store.getKeyPolicy(keyId),
+        grants: await store.grantsForKey(keyId),
       };
     }
 
@@ -127,6 +150,8 @@ export function deletionContract(name: string, factory: StoreFactory): void {
         schedule: undefined,
         tags: [],
         aliases: [],
+        policy: undefined,
+        grants: [],
       });
       expect(await store.getAlias(ACCOUNT, `alias/${doomed.key.id}`)).toBeUndefined();
       expect(await store.listKeysDueForDeletion(at(WEEK), 10)).toEqual([]);

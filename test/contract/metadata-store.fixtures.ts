@@ -17,8 +17,30 @@ export interface StoreFactory {
   readonly cleanup?: (() => Promise<void> | void) | undefined;
 }
 
-/** A key as CreateKey would build it; `createdAt` carries milliseconds so round trips are exact. */
-export function sampleKey(overrides: Partial<KeyRecord> = {}, tags: Tag[] = []): NewKey {
+/**
+ * A key policy as a caller might write it: indentation, CRLF line ends, a tab, escapes and Latin-1
+ * characters, so that a store which parsed, re-serialised or trimmed it would be caught.
+ */
+export function samplePolicy(account: string, sid = 'Enable IAM User Permissions'): string {
+  return [
+    '{',
+    '  "Version" : "2012-10-17",\r',
+    '\t"Id": "key-consolidated-policy-3",',
+    '  "Statement": [ {',
+    `    "Sid": "${sid}", "Effect": "Allow",`,
+    `    "Principal": {"AWS": "arn:aws:iam::${account}:root"},`,
+    '    "Action": "kms:*", "Resource": "*",',
+    '    "Condition": {"StringEquals": {"kms:EncryptionContext:caf\u00e9": "d\\u00e9j\u00e0 \\"vu\\""}}',
+    '  } ]',
+    '}  ',
+  ].join('\n');
+}
+
+/**
+ * A key as CreateKey would build it; `createdAt` carries milliseconds so round trips are exact.
+ * The policy defaults to samplePolicy of the key's account.
+ */
+export function sampleKey(overrides: Partial<KeyRecord> = {}, tags: Tag[] = [], policy?: string): NewKey {
   const id = overrides.id ?? randomUUID();
   const account = overrides.account ?? ACCOUNT;
   const createdAt = overrides.createdAt ?? new Date(1_700_000_000_123);
@@ -37,7 +59,7 @@ export function sampleKey(overrides: Partial<KeyRecord> = {}, tags: Tag[] = []):
     currentVersionId: versionId,
     ...overrides,
   };
-  return { key, version: { id: versionId, keyId: id, createdAt }, tags };
+  return { key, version: { id: versionId, keyId: id, createdAt }, tags, policy: policy ?? samplePolicy(account) };
 }
 
 /** A new version of a key, as a rotation would mint it. */

@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applySqliteMigrations, SQLITE_MIGRATIONS, type Migration } from '../../src/adapters/sql/migrations.js';
 import { SqliteMetadataStore } from '../../src/adapters/sql/sqlite.js';
+import type { GrantRecord } from '../../src/ports/metadata-store.js';
 import { metadataStoreContracts, sampleKey } from '../contract/metadata-store.contract.js';
 
 let dir: string | undefined;
@@ -118,6 +119,8 @@ describe('SqliteMetadataStore schema', () => {
         aliases: count('SELECT count(*) FROM aliases WHERE key_id = ?'),
         key_rotations: count('SELECT count(*) FROM key_rotations WHERE key_id = ?'),
         key_rotation_schedules: count('SELECT count(*) FROM key_rotation_schedules WHERE key_id = ?'),
+        key_policies: count('SELECT count(*) FROM key_policies WHERE key_id = ?'),
+        key_grants: count('SELECT count(*) FROM key_grants WHERE key_id = ?'),
       };
     } finally {
       db.close();
@@ -149,8 +152,73 @@ describe('SqliteMetadataStore schema', () => {
     const next = { id: randomUUID(), keyId: key.id, createdAt: new Date(1_800_000_000_000) };
     const rotated = await store.addKeyVersion(key.id, next, { makeCurrent: true, rotationType: 'ON_DEMAND' });
     expect(rotated.currentVersionId).toBe(next.id);
+    // Schema 1 and 2 kept no policy: the caller falls back to the default key policy until a PutKeyPolicy.
+    expect(await store.getKeyPolicy(key.id)).toBeUndefined();
+    await store.putKeyPolicy(key.id, '{"Version":"2012-10-17","Statement":[]}');
+    expect(await store.getKeyPolicy(key.id)).toBe('{"Version":"2012-10-17","Statement":[]}');
+    const granted = sampleGrant(key.id, key.account);
+    expect(await store.createGrant(granted, { maxGrantsPerKey: 1 })).toStrictEqual(granted);
     await store.close();
     expect(inspectVersions(path)).toEqual(SQLITE_MIGRATIONS.map((migration) => migration.version));
+  });
+
+  it('upgrades a database written by schema 2: its keys have no stored policy and no grants', async () => {
+    const old = new Database(path);
+    applySqliteMigrations(old, SQLITE_MIGRATIONS.filter((migration) => migration.version <= 2));
+    old.close();
+    // Keys written by schema 2 look the same to the store as the ones schema 1 wrote.
+    const legacy = sampleKey();
+    const opened = SqliteMetadataStore.open(path);
+    await opened.createKey(legacy);
+    await opened.close();
+    const db = new Database(path);
+    db.prepare('DELETE FROM key_policies WHERE key_id = ?').run(legacy.key.id);
+    db.close();
+
+    const store = SqliteMetadataStore.open(path);
+    expect(await store.getKey(legacy.key.id)).toEqual(legacy.key);
+    expect(await store.getKeyPolicy(legacy.key.id)).toBeUndefined();
+    expect(await store.grantsForKey(legacy.key.id)).toEqual([]);
+    await store.scheduleKeyDeletion(legacy.key.id, new Date(1));
+    expect(await store.deleteKeyMetadata(legacy.key.id)).toBe(true);
+    await store.close();
+  });
+
+  it('answers every grant read with an index: no scan of key_grants, no sort', () => {
+    const db = new Database(path);
+    try {
+      applySqliteMigrations(db, SQLITE_MIGRATIONS);
+      const plan = (sql: string) =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...sql.split('?').slice(1).map(() => 'x')) as { detail: string }[])
+          .map((row) => row.detail)
+          .join('; ');
+      const order = 'ORDER BY created_at, grant_id';
+      const expectations: [string, RegExp][] = [
+        [`SELECT * FROM key_grants WHERE key_id = ? ${order}`, /USING INDEX key_grants_by_key/],
+        ['SELECT count(*) FROM key_grants WHERE key_id = ?', /USING COVERING INDEX key_grants_by_key/],
+        [`SELECT * FROM key_grants WHERE key_id = ? AND name = ? ${order}`, /USING INDEX key_grants_by_name/],
+        [`SELECT * FROM key_grants WHERE retiring_principal = ? ${order}`, /USING INDEX key_grants_by_retiring_principal/],
+        // Later pages seek to their position in the index.
+        [
+          `SELECT * FROM key_grants WHERE key_id = ? AND (created_at, grant_id) > (?, ?) ${order}`,
+          /USING INDEX key_grants_by_key \(key_id=\? AND \(created_at,grant_id\)>\(\?,\?\)\)/,
+        ],
+        [
+          `SELECT * FROM key_grants WHERE retiring_principal = ? AND (created_at, grant_id) > (?, ?) ${order}`,
+          /USING INDEX key_grants_by_retiring_principal \(retiring_principal=\? AND \(created_at,grant_id\)>\(\?,\?\)\)/,
+        ],
+        ['SELECT * FROM key_grants WHERE grant_token = ?', /USING INDEX sqlite_autoindex_key_grants_2/],
+        ['SELECT * FROM key_grants WHERE key_id = ? AND grant_id = ?', /USING INDEX sqlite_autoindex_key_grants_1/],
+        ['SELECT policy FROM key_policies WHERE key_id = ?', /USING INDEX sqlite_autoindex_key_policies_1/],
+      ];
+      for (const [sql, index] of expectations) {
+        const detail = plan(sql);
+        expect(detail, sql).toMatch(index);
+        expect(detail, sql).not.toMatch(/^SCAN|; SCAN|TEMP B-TREE/);
+      }
+    } finally {
+      db.close();
+    }
   });
 
   it('leaves no row naming a deleted key in any table', async () => {
@@ -164,14 +232,16 @@ describe('SqliteMetadataStore schema', () => {
     });
     const { account } = created.key;
     await store.createAlias({ aliasName: 'alias/doomed', keyId: id, account, createdAt: new Date(5) });
+    await store.createGrant(sampleGrant(id, account), { maxGrantsPerKey: 10 });
     expect(rowsNaming(id)).toEqual({
       keys: 1, key_versions: 2, key_tags: 1, aliases: 1, key_rotations: 1, key_rotation_schedules: 1,
+      key_policies: 1, key_grants: 1,
     });
 
     await store.scheduleKeyDeletion(id, new Date(40));
     expect(await store.deleteKeyMetadata(id)).toBe(true);
     await store.close();
-    expect(Object.values(rowsNaming(id))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(Object.values(rowsNaming(id))).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
   });
 
   it('enforces the new tables\' rules in the schema too, behind the store\'s back', () => {
@@ -189,11 +259,46 @@ describe('SqliteMetadataStore schema', () => {
         db.prepare(`INSERT INTO key_rotation_schedules (key_id, enabled, period_days, next_rotation_at)
           VALUES (?, 1, 90, NULL)`).run(keyId),
       ).toThrow();
+      // A policy and a grant must name a key; a grant's operations are a JSON array, its constraints an object.
+      expect(() => db.prepare('INSERT INTO key_policies (key_id, policy) VALUES (?, ?)').run(keyId, '{}')).toThrow(/FOREIGN KEY/);
+      const insertGrant = db.prepare(`INSERT INTO key_grants (grant_id, key_id, account, grantee_principal, operations,
+        constraints, issuing_account, created_at, grant_token) VALUES (?, ?, 'a', 'p', ?, ?, 'i', 0, ?)`);
+      expect(() => insertGrant.run(randomUUID(), keyId, '[]', null, randomUUID())).toThrow(/FOREIGN KEY/);
+      const { key, version, policy } = sampleKey();
+      db.transaction(() => {
+        db.prepare(`INSERT INTO keys (id, arn, account, key_spec, key_usage, origin, state, created_at, current_version_id)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(key.id, key.arn, key.account, key.keySpec, key.keyUsage, key.origin,
+          key.state, 0, version.id);
+        db.prepare('INSERT INTO key_versions (id, key_id, created_at) VALUES (?, ?, 0)').run(version.id, key.id);
+        db.prepare('INSERT INTO key_policies (key_id, policy) VALUES (?, ?)').run(key.id, policy);
+      })();
+      expect(() => insertGrant.run(randomUUID(), key.id, '{"not":"an array"}', null, randomUUID())).toThrow(/CHECK/);
+      expect(() => insertGrant.run(randomUUID(), key.id, 'not json', null, randomUUID())).toThrow();
+      expect(() => insertGrant.run(randomUUID(), key.id, '[]', '["not an object"]', randomUUID())).toThrow(/CHECK/);
+      insertGrant.run('g1', key.id, '[]', null, 'same-token');
+      expect(() => insertGrant.run('g2', key.id, '[]', null, 'same-token')).toThrow(/UNIQUE/);
     } finally {
       db.close();
     }
   });
 });
+
+/** A grant with every optional field, as CreateGrant would store it. */
+function sampleGrant(keyId: string, account: string): GrantRecord {
+  return {
+    grantId: randomBytes(32).toString('hex'),
+    keyId,
+    account,
+    name: 'upgrade',
+    granteePrincipal: `arn:aws:iam::${account}:role/developer`,
+    retiringPrincipal: `arn:aws:iam::${account}:role/retirer`,
+    operations: ['Decrypt'],
+    constraints: { encryptionContextEquals: {} },
+    issuingAccount: `arn:aws:iam::${account}:root`,
+    createdAt: new Date(1_700_000_000_001),
+    grantToken: randomBytes(48).toString('base64url'),
+  };
+}
 
 function inspectVersions(path: string): number[] {
   const db = new Database(path, { readonly: true });

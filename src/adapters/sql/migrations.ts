@@ -102,6 +102,111 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX keys_due_for_deletion ON keys (deletion_date, id) WHERE state = 'PendingDeletion';
     `,
   },
+  {
+    version: 3,
+    name: 'key policies and grants',
+    // Keys created before this step get no policy row: getKeyPolicy answers undefined for them and
+    // the caller applies the AWS default key policy (no placeholder document is invented here).
+    sql: `
+      -- A key's one policy ("default"), the document exactly as given.
+      CREATE TABLE key_policies (
+        key_id TEXT NOT NULL PRIMARY KEY REFERENCES keys (id) ON DELETE CASCADE,
+        policy TEXT NOT NULL
+      ) STRICT;
+
+      -- Grants (AWS KMS CreateGrant). Ids and tokens are unique across keys; names are not.
+      CREATE TABLE key_grants (
+        grant_id           TEXT    NOT NULL PRIMARY KEY,
+        key_id             TEXT    NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+        account            TEXT    NOT NULL,
+        name               TEXT,
+        grantee_principal  TEXT    NOT NULL,
+        retiring_principal TEXT,
+        operations         TEXT    NOT NULL CHECK (json_valid(operations) AND json_type(operations) = 'array'),
+        constraints        TEXT    CHECK (constraints IS NULL OR json_type(constraints) = 'object'),
+        issuing_account    TEXT    NOT NULL,
+        created_at         INTEGER NOT NULL,
+        grant_token        TEXT    NOT NULL UNIQUE
+      ) STRICT;
+
+      -- The authorizer's read, ListGrants and the per-key count, in (created_at, grant_id) order.
+      CREATE INDEX key_grants_by_key ON key_grants (key_id, created_at, grant_id);
+      -- CreateGrant's idempotency check by Name.
+      CREATE INDEX key_grants_by_name ON key_grants (key_id, name, created_at, grant_id) WHERE name IS NOT NULL;
+      -- ListRetirableGrants across keys; the UNIQUE constraint indexes grant_token (RetireGrant by token).
+      CREATE INDEX key_grants_by_retiring_principal ON key_grants (retiring_principal, created_at, grant_id)
+        WHERE retiring_principal IS NOT NULL;
+    `,
+  },
+  {
+    version: 4,
+    name: 'audit ledger: entries, their keys and accounts, signed checkpoints',
+    // Issue 6. `canonical` and `hash` are the record (what the chain covers and the export shows);
+    // the other entry columns copy entry fields so that ListAuditEvents can filter through indexes.
+    // The triggers stop accidental UPDATE and DELETE; they do not stop someone who can drop them —
+    // the chain and the signed checkpoints are what make such edits visible.
+    sql: `
+      CREATE TABLE ledger_entries (
+        seq               INTEGER NOT NULL PRIMARY KEY CHECK (seq >= 1),
+        canonical         TEXT    NOT NULL,
+        hash              BLOB    NOT NULL CHECK (length(hash) = 32),
+        time              INTEGER NOT NULL,
+        request_id        TEXT    NOT NULL,
+        operation         TEXT    NOT NULL,
+        principal_arn     TEXT,
+        principal_account TEXT,
+        outcome           TEXT    NOT NULL,
+        kind              TEXT    NOT NULL CHECK (kind IN ('request', 'background'))
+      ) STRICT;
+
+      CREATE INDEX ledger_entries_by_time ON ledger_entries (time, seq);
+      CREATE INDEX ledger_entries_by_principal ON ledger_entries (principal_arn, seq);
+      CREATE INDEX ledger_entries_by_operation ON ledger_entries (operation, seq);
+      CREATE INDEX ledger_entries_by_outcome ON ledger_entries (outcome, seq);
+      CREATE INDEX ledger_entries_by_request ON ledger_entries (request_id);
+
+      -- The keys an entry names (keyArns), by key id, so a key is found under any of its ARNs.
+      CREATE TABLE ledger_entry_keys (
+        key_id  TEXT    NOT NULL,
+        seq     INTEGER NOT NULL,
+        key_arn TEXT    NOT NULL,
+        account TEXT    NOT NULL,
+        PRIMARY KEY (key_id, seq)
+      ) STRICT, WITHOUT ROWID;
+
+      -- Who may read an entry through ListAuditEvents: the caller's account and every key's account.
+      CREATE TABLE ledger_entry_accounts (
+        account TEXT    NOT NULL,
+        seq     INTEGER NOT NULL,
+        PRIMARY KEY (account, seq)
+      ) STRICT, WITHOUT ROWID;
+
+      -- time is the exact ISO 8601 text that was signed (checkpointPayload).
+      CREATE TABLE ledger_checkpoints (
+        seq       INTEGER NOT NULL PRIMARY KEY CHECK (seq >= 1),
+        hash      BLOB    NOT NULL CHECK (length(hash) = 32),
+        time      TEXT    NOT NULL,
+        signature BLOB    NOT NULL
+      ) STRICT;
+
+      CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries
+        BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only'); END;
+      CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries
+        BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only'); END;
+      CREATE TRIGGER ledger_entry_keys_no_update BEFORE UPDATE ON ledger_entry_keys
+        BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only'); END;
+      CREATE TRIGGER ledger_entry_keys_no_delete BEFORE DELETE ON ledger_entry_keys
+        BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only'); END;
+      CREATE TRIGGER ledger_entry_accounts_no_update BEFORE UPDATE ON ledger_entry_accounts
+        BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only'); END;
+      CREATE TRIGGER ledger_entry_accounts_no_delete BEFORE DELETE ON ledger_entry_accounts
+        BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only'); END;
+      CREATE TRIGGER ledger_checkpoints_no_update BEFORE UPDATE ON ledger_checkpoints
+        BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only'); END;
+      CREATE TRIGGER ledger_checkpoints_no_delete BEFORE DELETE ON ledger_checkpoints
+        BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only'); END;
+    `,
+  },
 ];
 
 /**

@@ -80,6 +80,8 @@ function prepareStatements(db: Database) {
       'DELETE FROM key_rotations WHERE key_id = ?',
       'DELETE FROM key_rotation_schedules WHERE key_id = ?',
       'DELETE FROM key_tags WHERE key_id = ?',
+      'DELETE FROM key_policies WHERE key_id = ?',
+      'DELETE FROM key_grants WHERE key_id = ?',
       'DELETE FROM key_versions WHERE key_id = ?',
       'DELETE FROM keys WHERE id = ?',
     ].map(statement),

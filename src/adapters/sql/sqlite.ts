@@ -6,9 +6,12 @@ import type { KeyRecord, KeyState, KeyVersion, Tag } from '../../domain/key.js';
 import {
   MAX_TAGS_PER_KEY,
   type AliasRecord,
+  type GrantLimits,
+  type GrantRecord,
   type KeyRotationRecord,
   type KeyVersionRotation,
   type ListAliasesQuery,
+  type ListGrantsQuery,
   type ListKeysQuery,
   type MetadataStore,
   type NewAlias,
@@ -21,6 +24,8 @@ import { decodeListMarker, pageOfRows, requirePageLimit } from './list-markers.j
 import { applySqliteMigrations, SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteAliases } from './sqlite-aliases.js';
 import { SqliteKeyDeletion } from './sqlite-deletion.js';
+import { SqliteGrants } from './sqlite-grants.js';
+import { SqliteKeyPolicies } from './sqlite-policies.js';
 import { SqliteKeyRotation } from './sqlite-rotation.js';
 import { KeyRowReader, keyNotFound, toKeyRecord, toKeyVersion, type KeyRow, type VersionRow } from './sqlite-rows.js';
 
@@ -33,8 +38,9 @@ const BUSY_TIMEOUT_MS = 5000;
  * Metadata writes are rare beside crypto calls, so they run inline; the methods are async so that
  * SQLite and PostgreSQL share one port and one contract suite.
  *
- * Keys, versions, descriptions and tags live here; aliases, rotation and scheduled deletion in
- * the sibling sqlite-*.ts files, each owning its statements over the same connection.
+ * Keys, versions, descriptions and tags live here; aliases, rotation, scheduled deletion, key
+ * policies and grants in the sibling sqlite-*.ts files, each owning its statements over the same
+ * connection.
  */
 export class SqliteMetadataStore implements MetadataStore {
   private readonly statements: ReturnType<typeof prepareStatements>;
@@ -44,11 +50,14 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly aliases: SqliteAliases;
   private readonly rotation: SqliteKeyRotation;
   private readonly deletion: SqliteKeyDeletion;
+  private readonly policies: SqliteKeyPolicies;
+  private readonly grants: SqliteGrants;
 
   private constructor(private readonly db: Database.Database) {
     const s = (this.statements = prepareStatements(db));
     const keys = new KeyRowReader(db);
-    this.insertNewKey = db.transaction(({ key, version, tags }: NewKey) => {
+    const policies = (this.policies = new SqliteKeyPolicies(db));
+    this.insertNewKey = db.transaction(({ key, version, tags, policy }: NewKey) => {
       if (s.keyExists.get(key.id) !== undefined || s.versionExists.get(version.id) !== undefined) {
         throw new KmsError('AlreadyExistsException', `Key ${key.id} or its version already exists.`);
       }
@@ -67,6 +76,7 @@ export class SqliteMetadataStore implements MetadataStore {
       });
       s.insertVersion.run(version.id, version.keyId, version.createdAt.getTime());
       for (const tag of tags) s.insertTag.run(key.id, tag.tagKey, tag.tagValue);
+      policies.insertForNewKey(key.id, policy);
     });
     this.upsertTags = db.transaction((keyId: string, tags: readonly Tag[]) => {
       keys.get(keyId);
@@ -87,6 +97,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.aliases = new SqliteAliases(db);
     this.rotation = new SqliteKeyRotation(db);
     this.deletion = new SqliteKeyDeletion(db);
+    this.grants = new SqliteGrants(db);
   }
 
   static open(path: string): SqliteMetadataStore {
@@ -215,6 +226,40 @@ export class SqliteMetadataStore implements MetadataStore {
   }
   deleteKeyMetadata(keyId: string): Promise<boolean> {
     return this.deletion.deleteKeyMetadata(keyId);
+  }
+
+  // Key policies (sqlite-policies.ts).
+  getKeyPolicy(keyId: string): Promise<string | undefined> {
+    return this.policies.getKeyPolicy(keyId);
+  }
+  putKeyPolicy(keyId: string, policy: string): Promise<void> {
+    return this.policies.putKeyPolicy(keyId, policy);
+  }
+
+  // Grants (sqlite-grants.ts).
+  createGrant(grant: GrantRecord, limits: GrantLimits): Promise<GrantRecord> {
+    return this.grants.createGrant(grant, limits);
+  }
+  findGrantsByName(keyId: string, name: string): Promise<GrantRecord[]> {
+    return this.grants.findGrantsByName(keyId, name);
+  }
+  getGrant(keyId: string, grantId: string): Promise<GrantRecord | undefined> {
+    return this.grants.getGrant(keyId, grantId);
+  }
+  getGrantByToken(grantToken: string): Promise<GrantRecord | undefined> {
+    return this.grants.getGrantByToken(grantToken);
+  }
+  grantsForKey(keyId: string): Promise<GrantRecord[]> {
+    return this.grants.grantsForKey(keyId);
+  }
+  listGrants(keyId: string, query: ListGrantsQuery): Promise<Page<GrantRecord>> {
+    return this.grants.listGrants(keyId, query);
+  }
+  listRetirableGrants(retiringPrincipal: string, page: PageQuery): Promise<Page<GrantRecord>> {
+    return this.grants.listRetirableGrants(retiringPrincipal, page);
+  }
+  deleteGrant(keyId: string, grantId: string): Promise<boolean> {
+    return this.grants.deleteGrant(keyId, grantId);
   }
 
   async close(): Promise<void> {
