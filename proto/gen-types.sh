@@ -8,5 +8,5 @@ out=src/transport/grpc/generated
 rm -rf "$out"
 npx proto-loader-gen-types --grpcLib=@grpc/grpc-js --keepCase --longs=String --enums=String \
   --oneofs --arrays --objects --includeDirs=proto --outDir="$out" -- \
-  p11kms/v1/kms.proto google/rpc/status.proto > /dev/null
+  p11kms/v1/kms.proto p11kms/v1/audit.proto google/rpc/status.proto > /dev/null
 echo '{ "type": "commonjs" }' > "$out/package.json"

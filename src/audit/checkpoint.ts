@@ -19,8 +19,9 @@ export interface Checkpoint {
 
 /**
  * Signs checkpoint payloads with the audit key: ECDSA P-256, hashing the payload with SHA-256, and
- * answering the DER signature. The PKCS#11 adapter implements it (CKM_ECDSA_SHA256 gives raw r‖s,
- * which it converts to DER); tests use node:crypto.
+ * answering the DER signature. The token-resident audit key implements it (hsmCheckpointSigner in
+ * checkpointer.ts): SHA-256 on the host, CKM_ECDSA in the token — SoftHSM2 has no CKM_ECDSA_SHA256 —
+ * and the raw r‖s converted to DER by the PKCS#11 adapter; tests use node:crypto.
  */
 export interface CheckpointSigner {
   sign(payload: Buffer): Promise<Buffer>;

@@ -18,6 +18,11 @@ export interface AuditEvent {
   readonly outcome: string;
   readonly decision: AuthorizationDecision | undefined;
   readonly durationMs: number;
+  /**
+   * 'background' for work the service did by itself (scheduled rotation, deletion). When absent,
+   * the sink decides: the pipeline's records requests, the scheduler's is wired for background work.
+   */
+  readonly kind?: 'request' | 'background';
 }
 
 /** Records an event durably before the response leaves; a failure must fail the request. */

@@ -52,3 +52,18 @@ export interface Hsm {
   describeKeyObject(versionId: string): Promise<KeyObjectAttributes | undefined>;
   close(): Promise<void>;
 }
+
+/**
+ * The audit ledger's checkpoint key (issue 6, item 4): an ECDSA P-256 key pair generated once in the
+ * token, the private half sensitive and not extractable, found again by a fixed label and CKA_ID.
+ * Kept apart from `Hsm` so that only the ledger wiring depends on it.
+ */
+export interface AuditSigningHsm {
+  /** Finds the audit key pair, generating it on first use; answers its public key. */
+  ensureAuditSigningKey(): Promise<{ readonly publicKeySpkiDer: Buffer }>;
+  /**
+   * Signs a SHA-256 digest computed by the caller (raw ECDSA, since tokens such as SoftHSM2 offer no
+   * CKM_ECDSA_SHA256); answers the DER Ecdsa-Sig-Value (RFC 3279 §2.2.3).
+   */
+  signAuditDigest(sha256: Buffer): Promise<Buffer>;
+}

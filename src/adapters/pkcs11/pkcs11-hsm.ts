@@ -5,10 +5,18 @@ import {
   HsmAuthenticationError,
   HsmKeyNotFoundError,
   type AesGcmSealed,
+  type AuditSigningHsm,
   type Hsm,
   type KeyObjectAttributes,
   type SymmetricKeyTemplate,
 } from '../../ports/hsm.js';
+import {
+  auditKeySearch,
+  auditPrivateKeyTemplate,
+  auditPublicKeyTemplate,
+  ecdsaRawToDer,
+  p256PublicKeySpki,
+} from './audit-key.js';
 import { BlockingCalls } from './blocking-calls.js';
 import { SessionPool } from './session-pool.js';
 import { aes256KeyTemplate, byVersionId, CUSTODY_ATTRIBUTES } from './templates.js';
@@ -44,9 +52,11 @@ function library(path: string): pkcs11js.PKCS11 {
   return module;
 }
 
-export class Pkcs11Hsm implements Hsm {
+export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   /** Key-version id → object handle. Handles stay valid for the life of the application. */
   private readonly handles = new Map<string, Handle>();
+  /** The audit key pair, found or made once (ensureAuditSigningKey). */
+  private auditKey: Promise<{ privateKey: Handle; publicKeySpkiDer: Buffer }> | undefined;
 
   private constructor(
     private readonly p11: pkcs11js.PKCS11,
@@ -161,6 +171,22 @@ export class Pkcs11Hsm implements Hsm {
     };
   }
 
+  async ensureAuditSigningKey(): Promise<{ readonly publicKeySpkiDer: Buffer }> {
+    const { publicKeySpkiDer } = await this.auditKeyPair();
+    return { publicKeySpkiDer: Buffer.from(publicKeySpkiDer) };
+  }
+
+  async signAuditDigest(sha256: Buffer): Promise<Buffer> {
+    if (sha256.length !== 32) throw new RangeError('the audit key signs SHA-256 digests (32 bytes)');
+    const { privateKey } = await this.auditKeyPair();
+    // CKM_ECDSA signs the digest as given (PKCS#11 v2.40 §2.3.6): the host hashed the payload.
+    const raw = await this.pool.use(async (session) => {
+      this.p11.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, privateKey);
+      return this.p11.C_SignAsync(session, sha256, Buffer.alloc(64));
+    });
+    return ecdsaRawToDer(raw);
+  }
+
   async close(): Promise<void> {
     await this.blocking.close();
     for (const session of [...this.sessions, this.syncSession]) {
@@ -170,6 +196,38 @@ export class Pkcs11Hsm implements Hsm {
         // Closing is best effort: the process is shutting the token down anyway.
       }
     }
+  }
+
+  private auditKeyPair(): Promise<{ privateKey: Handle; publicKeySpkiDer: Buffer }> {
+    this.auditKey ??= this.findOrGenerateAuditKey().catch((error: unknown) => {
+      this.auditKey = undefined; // a later call may try again
+      throw error;
+    });
+    return this.auditKey;
+  }
+
+  private async findOrGenerateAuditKey(): Promise<{ privateKey: Handle; publicKeySpkiDer: Buffer }> {
+    let [privateKey] = await this.blocking.find(auditKeySearch(pkcs11js.CKO_PRIVATE_KEY), 2);
+    let [publicKey] = await this.blocking.find(auditKeySearch(pkcs11js.CKO_PUBLIC_KEY), 2);
+    if (privateKey === undefined && publicKey === undefined) {
+      const pair = await this.pool.use((session) =>
+        this.p11.C_GenerateKeyPairAsync(
+          session,
+          { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN },
+          auditPublicKeyTemplate(),
+          auditPrivateKeyTemplate(),
+        ),
+      );
+      privateKey = pair.privateKey;
+      publicKey = pair.publicKey;
+    }
+    if (privateKey === undefined || publicKey === undefined) {
+      // Never replace half a pair silently: checkpoints already signed name the old public key.
+      throw new Error('the token holds only one half of the audit signing key pair');
+    }
+    const point = (await this.blocking.attributes(publicKey, [pkcs11js.CKA_EC_POINT])).get(pkcs11js.CKA_EC_POINT);
+    if (point === undefined) throw new Error('the audit public key has no CKA_EC_POINT');
+    return { privateKey, publicKeySpkiDer: p256PublicKeySpki(point) };
   }
 
   private async findKey(versionId: string): Promise<Handle> {

@@ -1,0 +1,230 @@
+/**
+ * The audit ledger's two costs, each against a same-run baseline:
+ *  1. Offline verification of an N-entry export (default 1,000,000, a checkpoint every 1,000):
+ *     reading the lines alone and reading + JSON.parse are the baselines; `verifyExport` adds
+ *     RFC 8785 canonicalisation, SHA-256 and the checkpoint signatures.
+ *  2. Requests per second through the real pipeline (Encrypt 1 KiB on a SoftHSM2 token, 64 in
+ *     flight, --in-flight) with the LogAuditSink the service used before, and with the ledger (SQLite WAL,
+ *     synchronous=FULL, group commit on a worker thread).
+ *   npm run bench:ledger [-- --entries 1000000] [-- --seconds 3] [-- --in-flight 64] [-- --no-requests]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { pino } from 'pino';
+import { Pkcs11Hsm } from '../src/adapters/pkcs11/pkcs11-hsm.js';
+import { LogAuditSink } from '../src/adapters/log/log-audit-sink.js';
+import { SqliteLedgerStore } from '../src/adapters/sql/sqlite-ledger.js';
+import { SqliteMetadataStore } from '../src/adapters/sql/sqlite.js';
+import { openAuditLedger } from '../src/audit/audit-ledger.js';
+import { ChainBuilder } from '../src/audit/chain.js';
+import { signCheckpoint } from '../src/audit/checkpoint.js';
+import { formatCheckpointLine, formatEntryLine, readExportFile } from '../src/audit/export-format.js';
+import { verifyExport } from '../src/audit/verify.js';
+import { createKey, encrypt } from '../src/operations/index.js';
+import { Pipeline } from '../src/pipeline/pipeline.js';
+import { PolicyAuthorizer } from '../src/pipeline/policy-authorizer.js';
+import type { AuditEvent, AuditSink } from '../src/ports/audit-sink.js';
+import { systemClock } from '../src/ports/clock.js';
+
+const argument = (name: string) => {
+  const index = process.argv.indexOf(name);
+  return index < 0 ? undefined : process.argv[index + 1];
+};
+const entries = Number(argument('--entries') ?? 1_000_000);
+const seconds = Number(argument('--seconds') ?? 3);
+const measureRequests = !process.argv.includes('--no-requests');
+const inFlight = Number(argument('--in-flight') ?? 64);
+const CHECKPOINT_EVERY = 1000;
+const dir = mkdtempSync(join(tmpdir(), 'p11kms-bench-ledger-'));
+
+// ---- 1. verification -------------------------------------------------------------------------
+
+function event(seq: number): AuditEvent {
+  return {
+    requestId: `00000000-0000-4000-8000-${seq.toString().padStart(12, '0')}`,
+    time: new Date(Date.UTC(2026, 0, 1) + seq * 7),
+    operation: seq % 3 === 0 ? 'Decrypt' : 'Encrypt',
+    principalArn: 'arn:aws:iam::111122223333:role/app',
+    principalAccount: '111122223333',
+    sourceAddress: `ipv4:10.0.${(seq >> 8) & 255}.${seq & 255}:5${seq % 10000}`,
+    keyArns: ['arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0'],
+    parameters: { keyId: 'alias/app', encryptionContext: { tenant: `t${seq % 97}`, purpose: 'bench' }, encryptionAlgorithm: null },
+    outcome: seq % 50 === 0 ? 'AccessDeniedException' : 'Success',
+    decision: { allowed: seq % 50 !== 0, reason: "Allow by key policy statement 'Enable IAM User Permissions' (#0)" },
+    durationMs: 0.5 + (seq % 13) / 10,
+  };
+}
+
+async function buildExport(file: string): Promise<{ publicKeyPem: string; ms: number }> {
+  const started = performance.now();
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const signer = { sign: async (payload: Buffer) => sign('sha256', payload, { key: privateKey, dsaEncoding: 'der' }) };
+  const out = createWriteStream(file);
+  const chain = new ChainBuilder();
+  let chunk: string[] = [];
+  for (let seq = 1; seq <= entries; seq++) {
+    const { canonical, hash } = chain.append(event(seq));
+    chunk.push(formatEntryLine(canonical, hash));
+    if (seq % CHECKPOINT_EVERY === 0 || seq === entries) {
+      chunk.push(formatCheckpointLine(await signCheckpoint(signer, chain.head, new Date(Date.UTC(2026, 0, 2)))));
+      if (!out.write(`${chunk.join('\n')}\n`)) await once(out, 'drain');
+      chunk = [];
+    }
+  }
+  out.end();
+  await finished(out);
+  return { publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) as string, ms: performance.now() - started };
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ result: T; seconds: number }> {
+  const started = performance.now();
+  const result = await work();
+  return { result, seconds: (performance.now() - started) / 1000 };
+}
+
+const file = join(dir, 'export.jsonl');
+const built = await buildExport(file);
+const megabytes = statSync(file).size / 1e6;
+console.log(`built an export of ${entries.toLocaleString('en')} entries (${megabytes.toFixed(0)} MB) in ${(built.ms / 1000).toFixed(1)} s`);
+
+const readOnly = await timed(async () => {
+  let lines = 0;
+  for await (const _ of readExportFile(file)) lines++;
+  return lines;
+});
+const parsed = await timed(async () => {
+  let lines = 0;
+  for await (const line of readExportFile(file)) if (JSON.parse(line)) lines++;
+  return lines;
+});
+const verified = await timed(() => verifyExport(readExportFile(file), built.publicKeyPem));
+if (!verified.result.ok || verified.result.entries !== entries) throw new Error(`verification failed: ${JSON.stringify(verified.result)}`);
+
+// The command a compliance team runs, as a child process: start-up and output included.
+const cliPath = join('dist', 'src', 'cli', 'main.js');
+const pemFile = join(dir, 'audit.pem');
+writeFileSync(pemFile, built.publicKeyPem);
+const cliRun = existsSync(cliPath)
+  ? await timed(async () => spawnSync(process.execPath, [cliPath, 'audit', 'verify', file, '--public-key', pemFile, '--no-progress'], { encoding: 'utf8' }))
+  : undefined;
+if (cliRun && cliRun.result.status !== 0) throw new Error(`p11kms audit verify failed: ${cliRun.result.stdout}${cliRun.result.stderr}`);
+
+const verifyRows = [
+  { step: 'read lines (baseline)', seconds: readOnly.seconds },
+  { step: 'read + JSON.parse', seconds: parsed.seconds },
+  { step: 'verifyExport (canonicalise, SHA-256 chain, checkpoint signatures)', seconds: verified.seconds },
+  ...(cliRun ? [{ step: '`p11kms audit verify` (child process)', seconds: cliRun.seconds }] : []),
+].map((row) => ({ ...row, entriesPerSecond: Math.round(entries / row.seconds) }));
+console.log(`\nverify ${entries.toLocaleString('en')} entries, ${verified.result.checkpoints} checkpoints, ${new Date().toISOString()}`);
+console.log('| step | seconds | entries/s | ratio to reading |');
+console.log('|---|---|---|---|');
+for (const row of verifyRows) {
+  console.log(`| ${row.step} | ${row.seconds.toFixed(2)} | ${row.entriesPerSecond.toLocaleString('en')} | ${(row.seconds / readOnly.seconds).toFixed(2)} |`);
+}
+
+// ---- 2. requests per second with and without the ledger ---------------------------------------
+
+interface RequestRow {
+  readonly sink: string;
+  readonly requestsPerSecond: number;
+  readonly transactions?: number;
+  readonly meanBatch?: number;
+}
+const requestRows: RequestRow[] = [];
+
+if (measureRequests) {
+  const tokenDir = join(dir, 'tokens');
+  mkdirSync(tokenDir);
+  const conf = join(dir, 'softhsm2.conf');
+  writeFileSync(conf, `directories.tokendir = ${tokenDir}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  process.env.SOFTHSM2_CONF = conf;
+  const pin = randomBytes(8).toString('hex');
+  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'bench', '--so-pin', pin, '--pin', pin], { stdio: 'ignore' });
+  const hsm = await Pkcs11Hsm.open({ libraryPath: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'bench', pin });
+  const database = join(dir, 'p11kms.db');
+  const store = SqliteMetadataStore.open(database);
+  const ledgerStore = await SqliteLedgerStore.open(database);
+  const silent = pino({ level: 'info' }, pino.destination('/dev/null'));
+  const ledger = await openAuditLedger({ store: ledgerStore, hsm, clock: systemClock, logger: silent });
+  const logSink = new LogAuditSink(silent);
+
+  const pipelineWith = (audit: AuditSink) => {
+    const authorizer = new PolicyAuthorizer(store, 'aws');
+    return new Pipeline({
+      services: { hsm, store, policies: authorizer, clock: systemClock, location: { partition: 'aws', region: 'us-east-1' } },
+      authorizer,
+      trustsOnBehalfOf: () => false,
+      audit,
+      logger: silent,
+      defaultAccount: '111122223333',
+    });
+  };
+  let requestNumber = 0;
+  const envelope = () => ({
+    requestId: `bench-${requestNumber++}`,
+    peerIdentities: ['arn:aws:iam::111122223333:root'],
+    sourceAddress: 'ipv4:127.0.0.1:50000',
+  });
+  const setup = pipelineWith(logSink);
+  const key = (await setup.execute<{ keyMetadata: { keyId: string } }>(createKey, {}, envelope())).keyMetadata.keyId;
+  const plaintext = randomBytes(1024);
+
+  const measure = async (audit: AuditSink): Promise<number> => {
+    const pipeline = pipelineWith(audit);
+    const deadline = performance.now() + seconds * 1000;
+    let count = 0;
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (performance.now() < deadline) {
+          await pipeline.execute(encrypt, { keyId: key, plaintext, encryptionContext: { bench: 'ledger' } }, envelope());
+          count++;
+        }
+      }),
+    );
+    return Math.round(count / seconds);
+  };
+  // Alternate the two, twice, so that neither profits from a warmer cache or a quieter disk.
+  const runs: Record<string, number[]> = { LogAuditSink: [], ledger: [] };
+  let transactions = 0;
+  let recorded = 0;
+  for (let round = 0; round < 2; round++) {
+    runs.LogAuditSink!.push(await measure(logSink));
+    const before = { ...ledger.ledger.stats };
+    runs.ledger!.push(await measure(ledger.ledger));
+    transactions += ledger.ledger.stats.batches - before.batches;
+    recorded += ledger.ledger.stats.entries - before.entries;
+  }
+  const best = (values: number[]) => Math.max(...values);
+  requestRows.push({ sink: 'LogAuditSink (pino → /dev/null)', requestsPerSecond: best(runs.LogAuditSink!) });
+  requestRows.push({
+    sink: 'ledger (SQLite WAL FULL, group commit)',
+    requestsPerSecond: best(runs.ledger!),
+    transactions,
+    meanBatch: Math.round((recorded / transactions) * 10) / 10,
+  });
+  console.log(`\nEncrypt 1 KiB through the pipeline, ${inFlight} in flight, ${seconds} s × 2 rounds each (best shown)`);
+  console.log('| audit sink | requests/s | ratio to LogAuditSink | transactions | mean entries per transaction |');
+  console.log('|---|---|---|---|---|');
+  for (const row of requestRows) {
+    console.log(
+      `| ${row.sink} | ${row.requestsPerSecond.toLocaleString('en')} | ${(row.requestsPerSecond / requestRows[0]!.requestsPerSecond).toFixed(2)} | ${row.transactions ?? '–'} | ${row.meanBatch ?? '–'} |`,
+    );
+  }
+  await ledger.close();
+  await ledgerStore.close();
+  await store.close();
+  await hsm.close();
+}
+
+mkdirSync('bench/results', { recursive: true });
+writeFileSync(
+  'bench/results/ledger.json',
+  JSON.stringify({ date: new Date().toISOString(), entries, checkpointEvery: CHECKPOINT_EVERY, verify: verifyRows, requests: requestRows }, null, 2),
+);
+// The export alone is ~700 MB per million entries.
+rmSync(dir, { recursive: true, force: true });

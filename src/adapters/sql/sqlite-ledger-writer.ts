@@ -1,0 +1,161 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * The ledger's writes run on a worker thread with its own SQLite connection, so that a commit's
+ * fsync (synchronous=FULL) never stalls the event loop: while one batch is being made durable, the
+ * main thread keeps serving requests and queueing the next batch (group commit, src/audit/ledger.ts).
+ *
+ * Each append is one BEGIN IMMEDIATE transaction that first checks the stored head is the one the
+ * batch was chained from — another process writing the same file cannot fork the chain — then
+ * inserts the entries and their index rows. The code is plain CommonJS evaluated in the worker
+ * (as blocking-calls.ts does for PKCS#11), which works the same from sources and from dist.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.betterSqlitePath);
+const db = new Database(workerData.path, { fileMustExist: true });
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.pragma('busy_timeout = ' + Number(workerData.busyTimeoutMs));
+const bytes = (u8) => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+const head = db.prepare('SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1');
+const insertEntry = db.prepare(\`INSERT INTO ledger_entries
+  (seq, canonical, hash, time, request_id, operation, principal_arn, principal_account, outcome, kind)
+  VALUES (@seq, @canonical, @hash, @time, @requestId, @operation, @principalArn, @principalAccount, @outcome, @kind)\`);
+const insertKey = db.prepare('INSERT OR IGNORE INTO ledger_entry_keys (key_id, seq, key_arn, account) VALUES (?, ?, ?, ?)');
+const insertAccount = db.prepare('INSERT OR IGNORE INTO ledger_entry_accounts (account, seq) VALUES (?, ?)');
+const insertCheckpoint = db.prepare('INSERT INTO ledger_checkpoints (seq, hash, time, signature) VALUES (?, ?, ?, ?)');
+const lastCheckpoint = db.prepare('SELECT max(seq) FROM ledger_checkpoints').pluck();
+const append = db.transaction((after, rows) => {
+  const stored = head.get();
+  const storedSeq = stored === undefined ? 0 : stored.seq;
+  if (storedSeq !== after.seq || (stored !== undefined && !bytes(stored.hash).equals(bytes(after.hash)))) {
+    throw new Error('the stored ledger head is ' + storedSeq + ', not ' + after.seq + ': another writer appended');
+  }
+  for (const row of rows) {
+    insertEntry.run({ ...row.entry, hash: bytes(row.entry.hash) });
+    for (const key of row.keys) insertKey.run(key.keyId, row.entry.seq, key.keyArn, key.account);
+    for (const account of row.accounts) insertAccount.run(account, row.entry.seq);
+  }
+});
+const checkpoint = db.transaction((c) => {
+  const last = lastCheckpoint.get() ?? 0;
+  if (c.seq <= last) throw new Error('checkpoint ' + c.seq + ' is not above the last stored checkpoint ' + last);
+  insertCheckpoint.run(c.seq, bytes(c.hash), c.time, bytes(c.signature));
+});
+const ops = {
+  append(req) { append.immediate(req.after, req.rows); return null; },
+  checkpoint(req) { checkpoint.immediate(req.checkpoint); return null; },
+  close() { db.close(); return null; },
+};
+parentPort.on('message', (req) => {
+  try { parentPort.postMessage({ id: req.id, result: ops[req.op](req) }); }
+  catch (e) { parentPort.postMessage({ id: req.id, error: { message: String(e && e.message), code: e && e.code } }); }
+});
+parentPort.postMessage({ ready: true });
+`;
+
+/** One entry as the worker inserts it: the columns of ledger_entries, and its index rows. */
+export interface LedgerEntryRow {
+  readonly entry: {
+    readonly seq: number;
+    readonly canonical: string;
+    readonly hash: Buffer;
+    readonly time: number;
+    readonly requestId: string;
+    readonly operation: string;
+    readonly principalArn: string | null;
+    readonly principalAccount: string | null;
+    readonly outcome: string;
+    readonly kind: string;
+  };
+  readonly keys: ReadonlyArray<{ readonly keyId: string; readonly keyArn: string; readonly account: string }>;
+  /** The accounts that may read this entry (ListAuditEvents). */
+  readonly accounts: readonly string[];
+}
+
+export interface CheckpointRow {
+  readonly seq: number;
+  readonly hash: Buffer;
+  readonly time: string;
+  readonly signature: Buffer;
+}
+
+/** What the worker answered when a write failed: SQLite's message and code (e.g. SQLITE_BUSY). */
+export class LedgerWriteError extends Error {
+  override readonly name = 'LedgerWriteError';
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+export class SqliteLedgerWriter {
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  #stopped: Error | undefined;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (message: { id: number; result?: unknown; error?: { message: string; code?: string } }) => {
+      const pending = this.#pending.get(message.id);
+      if (!pending) return;
+      this.#pending.delete(message.id);
+      if (message.error) pending.reject(new LedgerWriteError(message.error.message, message.error.code));
+      else pending.resolve(message.result);
+    });
+    worker.on('error', (error) => this.#stop(error));
+    worker.on('exit', () => this.#stop(new Error('the ledger writer thread exited')));
+  }
+
+  static async start(path: string, busyTimeoutMs: number): Promise<SqliteLedgerWriter> {
+    const betterSqlitePath = createRequire(import.meta.url).resolve('better-sqlite3');
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { betterSqlitePath, path, busyTimeoutMs } });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+    });
+    return new SqliteLedgerWriter(worker);
+  }
+
+  append(after: { seq: number; hash: Buffer }, rows: readonly LedgerEntryRow[]): Promise<void> {
+    return this.#call('append', { after, rows }) as Promise<void>;
+  }
+
+  appendCheckpoint(checkpoint: CheckpointRow): Promise<void> {
+    return this.#call('checkpoint', { checkpoint }) as Promise<void>;
+  }
+
+  /** Closes the worker's connection (after the writes already sent) and ends the thread. */
+  async close(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      await this.#call('close', {});
+    } finally {
+      await this.worker.terminate();
+      this.#stop(new Error('the ledger writer is closed'));
+    }
+  }
+
+  #call(op: string, args: Record<string, unknown>): Promise<unknown> {
+    if (this.#stopped) return Promise.reject(this.#stopped);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, op, ...args });
+    });
+  }
+
+  #stop(error: Error): void {
+    this.#stopped ??= error;
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
+}

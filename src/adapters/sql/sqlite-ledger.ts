@@ -1,0 +1,225 @@
+import Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import { KmsError } from '../../domain/errors.js';
+import { parseArn } from '../../domain/ids.js';
+import { type ChainedEntry, type ChainHead, GENESIS_HASH, GENESIS_HEAD } from '../../audit/chain.js';
+import type { Checkpoint } from '../../audit/checkpoint.js';
+import type { LedgerEntry } from '../../audit/entry.js';
+import type {
+  LedgerAppendStore,
+  LedgerEntryQuery,
+  LedgerHeadInfo,
+  LedgerPage,
+  LedgerReader,
+  StoredEntry,
+} from '../../audit/ledger-store.js';
+import { applySqliteMigrations, SQLITE_MIGRATIONS } from './migrations.js';
+import { type LedgerEntryRow, SqliteLedgerWriter } from './sqlite-ledger-writer.js';
+
+const BUSY_TIMEOUT_MS = 5000;
+
+interface EntryRow {
+  seq: number;
+  canonical: string;
+  hash: Buffer;
+}
+
+interface CheckpointRowRead {
+  seq: number;
+  hash: Buffer;
+  time: string;
+  signature: Buffer;
+}
+
+/**
+ * The audit ledger in the SQLite metadata database (issue 6, item 2), beside the key metadata.
+ * Writes go through a worker thread (sqlite-ledger-writer.ts) so that their fsync leaves the event
+ * loop; reads use this connection, which WAL lets run beside the writer.
+ */
+export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
+  readonly #statements: ReturnType<typeof prepareStatements>;
+  readonly #listings = new Map<string, Statement>();
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly writer: SqliteLedgerWriter,
+  ) {
+    this.#statements = prepareStatements(db);
+  }
+
+  /** Opens (and migrates) the database file; the metadata store may hold it open too. */
+  static async open(path: string, options: { busyTimeoutMs?: number } = {}): Promise<SqliteLedgerStore> {
+    const busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+    const db = new Database(path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      applySqliteMigrations(db, SQLITE_MIGRATIONS);
+      return new SqliteLedgerStore(db, await SqliteLedgerWriter.start(path, busyTimeoutMs));
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  async readHead(): Promise<ChainHead> {
+    const row = this.#statements.head.get() as { seq: number; hash: Buffer } | undefined;
+    return row === undefined ? GENESIS_HEAD : { seq: row.seq, hash: row.hash };
+  }
+
+  appendEntries(after: ChainHead, entries: readonly ChainedEntry[]): Promise<void> {
+    return this.writer.append({ seq: after.seq, hash: after.hash }, entries.map(entryRow));
+  }
+
+  async lastCheckpoint(): Promise<Checkpoint | undefined> {
+    const row = this.#statements.lastCheckpoint.get() as CheckpointRowRead | undefined;
+    return row && toCheckpoint(row);
+  }
+
+  appendCheckpoint(checkpoint: Checkpoint): Promise<void> {
+    return this.writer.appendCheckpoint({
+      seq: checkpoint.seq,
+      hash: Buffer.from(checkpoint.hash, 'hex'),
+      time: checkpoint.time,
+      signature: Buffer.from(checkpoint.signature, 'base64'),
+    });
+  }
+
+  async head(): Promise<LedgerHeadInfo> {
+    const row = this.#statements.headWithTime.get() as { seq: number; hash: Buffer; time: number } | undefined;
+    if (row === undefined) return { seq: 0, hash: GENESIS_HASH.toString('hex'), time: undefined };
+    return { seq: row.seq, hash: row.hash.toString('hex'), time: new Date(row.time).toISOString() };
+  }
+
+  async listEntries(query: LedgerEntryQuery): Promise<LedgerPage<StoredEntry>> {
+    const after = query.marker === undefined ? undefined : decodeSeqMarker(query.marker, ENTRY_MARKER);
+    const where = ['e.seq IN (SELECT seq FROM ledger_entry_accounts WHERE account = @account)'];
+    const params: Record<string, unknown> = { account: query.account, limit: query.limit + 1 };
+    const filter = (name: string, value: unknown, condition: string) => {
+      if (value === undefined) return;
+      where.push(condition);
+      params[name] = value;
+    };
+    filter('keyId', query.keyId, 'e.seq IN (SELECT seq FROM ledger_entry_keys WHERE key_id = @keyId)');
+    filter('principalArn', query.principalArn, 'e.principal_arn = @principalArn');
+    filter('operation', query.operation, 'e.operation = @operation');
+    filter('outcome', query.outcome, 'e.outcome = @outcome');
+    filter('startTime', query.startTime?.getTime(), 'e.time >= @startTime');
+    filter('endTime', query.endTime?.getTime(), 'e.time <= @endTime');
+    filter('after', after, query.newestFirst ? 'e.seq < @after' : 'e.seq > @after');
+    const sql = `SELECT e.seq, e.canonical, e.hash FROM ledger_entries e WHERE ${where.join(' AND ')}
+      ORDER BY e.seq ${query.newestFirst ? 'DESC' : 'ASC'} LIMIT @limit`;
+    let statement = this.#listings.get(sql);
+    if (statement === undefined) this.#listings.set(sql, (statement = this.db.prepare(sql)));
+    const rows = statement.all(params) as EntryRow[];
+    const items = rows.slice(0, query.limit).map(toStoredEntry);
+    const last = items.at(-1);
+    return {
+      items,
+      nextMarker: rows.length > query.limit && last ? encodeSeqMarker(last.entry.seq, ENTRY_MARKER) : undefined,
+    };
+  }
+
+  async listCheckpoints(page: { limit: number; marker?: string | undefined }): Promise<LedgerPage<Checkpoint>> {
+    const after = page.marker === undefined ? 0 : decodeSeqMarker(page.marker, CHECKPOINT_MARKER);
+    const rows = this.#statements.checkpointsAfter.all(after, page.limit + 1) as CheckpointRowRead[];
+    const items = rows.slice(0, page.limit).map(toCheckpoint);
+    const last = items.at(-1);
+    return {
+      items,
+      nextMarker: rows.length > page.limit && last ? encodeSeqMarker(last.seq, CHECKPOINT_MARKER) : undefined,
+    };
+  }
+
+  async lastSuccessfulUse(keyId: string, operations: readonly string[]): Promise<StoredEntry | undefined> {
+    const row = this.#statements.lastSuccessfulUse.get(keyId, JSON.stringify(operations)) as EntryRow | undefined;
+    return row && toStoredEntry(row);
+  }
+
+  async firstEntryTime(): Promise<Date | undefined> {
+    const time = this.#statements.firstEntryTime.get() as number | undefined;
+    return time === undefined ? undefined : new Date(time);
+  }
+
+  /** Waits for the writes already sent, then closes both connections. */
+  async close(): Promise<void> {
+    try {
+      await this.writer.close();
+    } finally {
+      this.db.close();
+    }
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    head: db.prepare('SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1'),
+    headWithTime: db.prepare('SELECT seq, hash, time FROM ledger_entries ORDER BY seq DESC LIMIT 1'),
+    lastCheckpoint: db.prepare('SELECT seq, hash, time, signature FROM ledger_checkpoints ORDER BY seq DESC LIMIT 1'),
+    checkpointsAfter: db.prepare(
+      'SELECT seq, hash, time, signature FROM ledger_checkpoints WHERE seq > ? ORDER BY seq LIMIT ?',
+    ),
+    // AWS GetKeyLastUsage: the last *successful cryptographic* operation with the key.
+    lastSuccessfulUse: db.prepare(`SELECT e.seq, e.canonical, e.hash FROM ledger_entries e
+      WHERE e.seq IN (SELECT seq FROM ledger_entry_keys WHERE key_id = ?)
+        AND e.outcome = 'Success' AND e.operation IN (SELECT value FROM json_each(?))
+      ORDER BY e.seq DESC LIMIT 1`),
+    firstEntryTime: db.prepare('SELECT time FROM ledger_entries ORDER BY seq LIMIT 1').pluck(),
+  };
+}
+
+/** The row the writer inserts for a chained entry: its columns, key index rows and reader accounts. */
+export function entryRow({ entry, canonical, hash }: ChainedEntry): LedgerEntryRow {
+  const keys = new Map<string, { keyId: string; keyArn: string; account: string }>();
+  for (const keyArn of entry.keyArns) {
+    const arn = parseArn(keyArn);
+    const keyId = arn?.resource.startsWith('key/') ? arn.resource.slice(4) : keyArn;
+    if (!keys.has(keyId)) keys.set(keyId, { keyId, keyArn, account: arn?.account ?? '' });
+  }
+  const accounts = new Set<string>();
+  if (entry.principalAccount !== null) accounts.add(entry.principalAccount);
+  for (const key of keys.values()) if (key.account !== '') accounts.add(key.account);
+  return {
+    entry: {
+      seq: entry.seq,
+      canonical,
+      hash,
+      time: Date.parse(entry.time),
+      requestId: entry.requestId,
+      operation: entry.operation,
+      principalArn: entry.principalArn,
+      principalAccount: entry.principalAccount,
+      outcome: entry.outcome,
+      kind: entry.kind,
+    },
+    keys: [...keys.values()],
+    accounts: [...accounts],
+  };
+}
+
+function toStoredEntry(row: EntryRow): StoredEntry {
+  return { entry: JSON.parse(row.canonical) as LedgerEntry, canonical: row.canonical, hash: row.hash.toString('hex') };
+}
+
+function toCheckpoint(row: CheckpointRowRead): Checkpoint {
+  return { seq: row.seq, hash: row.hash.toString('hex'), time: row.time, signature: row.signature.toString('base64') };
+}
+
+const ENTRY_MARKER = 'ledger-entries';
+const CHECKPOINT_MARKER = 'ledger-checkpoints';
+
+/** Opaque Marker (AWS KMS convention): `<listing>:v1:<seq>` in base64url; a position, not a row. */
+function encodeSeqMarker(seq: number, listing: string): string {
+  return Buffer.from(`${listing}:v1:${seq}`, 'utf8').toString('base64url');
+}
+
+function decodeSeqMarker(marker: string, listing: string): number {
+  const text = Buffer.from(marker, 'base64url').toString('utf8');
+  const match = new RegExp(`^${listing}:v1:(0|[1-9]\\d{0,15})$`).exec(text);
+  const seq = Number(match?.[1]);
+  if (!match || !Number.isSafeInteger(seq) || Buffer.from(text, 'utf8').toString('base64url') !== marker) {
+    throw new KmsError('InvalidMarkerException', 'The Marker is not valid; pass the NextMarker of a previous response.');
+  }
+  return seq;
+}

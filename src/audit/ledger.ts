@@ -1,0 +1,195 @@
+import type { AuditEvent, AuditSink } from '../ports/audit-sink.js';
+import { ChainBuilder, type ChainedEntry, type ChainHead } from './chain.js';
+import type { EntryKind } from './entry.js';
+import type { LedgerAppendStore } from './ledger-store.js';
+
+/** Thrown to every request whose entry could not be made durable: the request must fail (invariant 3). */
+export class LedgerUnavailableError extends Error {
+  override readonly name = 'LedgerUnavailableError';
+}
+
+export interface LedgerLogger {
+  error(fields: object, message: string): void;
+}
+
+/** Told of every committed head, to sign checkpoints (checkpointer.ts). */
+export interface CommitListener {
+  committed(head: ChainHead): void;
+}
+
+export interface LedgerOptions {
+  readonly store: Pick<LedgerAppendStore, 'readHead' | 'appendEntries'>;
+  readonly logger: LedgerLogger;
+  /** Upper bound on the entries of one transaction (default DEFAULT_MAX_BATCH_ENTRIES). */
+  readonly maxBatchEntries?: number;
+  readonly onCommit?: CommitListener;
+}
+
+export const DEFAULT_MAX_BATCH_ENTRIES = 256;
+
+/** Counters for tests, benchmarks and metrics: one batch is one transaction (one fsync). */
+export interface LedgerStats {
+  batches: number;
+  entries: number;
+  largestBatch: number;
+  failedBatches: number;
+}
+
+interface Waiter {
+  readonly event: AuditEvent;
+  readonly kind: EntryKind;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/**
+ * The hash-chained audit ledger as an AuditSink (issue 6, items 2–3): `record` resolves only once
+ * the entry is durable, so the pipeline answers no request before its entry is stored.
+ *
+ * Group commit — the batch policy:
+ *  1. `record` queues the event; nothing is written yet.
+ *  2. When no batch is being written, the first queued event schedules a flush with setImmediate,
+ *     after the I/O callbacks of the current event-loop turn: every request that finished in that
+ *     turn joins the same batch. An idle ledger thus writes a lone entry on the next tick, with no
+ *     timer to wait for.
+ *  3. While a batch is being written, new events only queue; the moment that write settles, the
+ *     next batch takes everything queued. Under load a batch therefore holds the requests that
+ *     finished during the previous commit, and there is one fsync per batch, not per request.
+ *  4. A batch holds at most `maxBatchEntries` (default 256); beyond that, batches follow back to back.
+ * Entries are numbered and chained when their batch is written, from the head the last committed
+ * batch left, so a failed batch never leaves a gap or a fork behind it.
+ *
+ * Fail closed: if the batch's transaction fails, every request in it is rejected with
+ * LedgerUnavailableError, and the chain head is re-read from the store before the next batch
+ * (the failed batch moved only a throwaway ChainBuilder). An event that cannot become an entry at
+ * all (bytes in its parameters: entryFromEvent) fails its own request only.
+ */
+export class Ledger implements AuditSink {
+  readonly stats: LedgerStats = { batches: 0, entries: 0, largestBatch: 0, failedBatches: 0 };
+
+  #head: ChainHead;
+  readonly #pending: Waiter[] = [];
+  #scheduled = false;
+  #writing: Promise<void> | undefined;
+  #closed = false;
+  readonly #maxBatch: number;
+
+  private constructor(
+    private readonly options: LedgerOptions,
+    head: ChainHead,
+  ) {
+    this.#head = head;
+    this.#maxBatch = options.maxBatchEntries ?? DEFAULT_MAX_BATCH_ENTRIES;
+    if (!Number.isSafeInteger(this.#maxBatch) || this.#maxBatch < 1) throw new RangeError('maxBatchEntries must be ≥ 1');
+  }
+
+  /** Continues the chain from the stored head (across restarts). */
+  static async open(options: LedgerOptions): Promise<Ledger> {
+    return new Ledger(options, await options.store.readHead());
+  }
+
+  /** The head of the last committed batch. */
+  get head(): ChainHead {
+    return this.#head;
+  }
+
+  /** Records a request (or, when the event says so, background work). */
+  record(event: AuditEvent): Promise<void> {
+    return this.append(event, event.kind ?? 'request');
+  }
+
+  /** A sink whose events are entries of `kind` unless they say otherwise: the scheduler's is 'background'. */
+  sink(kind: EntryKind): AuditSink {
+    return { record: (event) => this.append(event, event.kind ?? kind) };
+  }
+
+  append(event: AuditEvent, kind: EntryKind): Promise<void> {
+    if (this.#closed) return Promise.reject(new LedgerUnavailableError('the audit ledger is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ event, kind, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Resolves when every event recorded so far has been written (or has failed). */
+  async flush(): Promise<void> {
+    while (this.#writing !== undefined || this.#scheduled || this.#pending.length > 0) {
+      if (this.#writing) await this.#writing;
+      else await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Writes what is queued, then refuses further events. The store stays open: its owner closes it. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#writing !== undefined) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#writing = this.#drain().finally(() => {
+        this.#writing = undefined;
+        // A waiter resolved by the last batch may have recorded again before this ran.
+        if (this.#pending.length > 0) this.#schedule();
+      });
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#pending.length > 0) {
+      await this.#write(this.#pending.splice(0, this.#maxBatch));
+    }
+  }
+
+  async #write(batch: Waiter[]): Promise<void> {
+    const after = this.#head;
+    const chain = new ChainBuilder(after);
+    const accepted: Array<{ waiter: Waiter; chained: ChainedEntry }> = [];
+    for (const waiter of batch) {
+      try {
+        accepted.push({ waiter, chained: chain.append(waiter.event, waiter.kind) });
+      } catch (error) {
+        waiter.reject(error as Error);
+      }
+    }
+    if (accepted.length === 0) return;
+
+    try {
+      await this.options.store.appendEntries(
+        after,
+        accepted.map(({ chained }) => chained),
+      );
+    } catch (error) {
+      this.stats.failedBatches++;
+      this.options.logger.error(
+        { err: error, entries: accepted.length, afterSeq: after.seq },
+        'audit ledger write failed: failing every request of the batch',
+      );
+      const failure = new LedgerUnavailableError('the audit ledger could not record the request', { cause: error });
+      for (const { waiter } of accepted) waiter.reject(failure);
+      await this.#resync();
+      return;
+    }
+
+    this.#head = chain.head;
+    this.stats.batches++;
+    this.stats.entries += accepted.length;
+    this.stats.largestBatch = Math.max(this.stats.largestBatch, accepted.length);
+    for (const { waiter } of accepted) waiter.resolve();
+    this.options.onCommit?.committed(this.#head);
+  }
+
+  /** After a failed batch: the stored head is the truth (another writer may also have moved it). */
+  async #resync(): Promise<void> {
+    try {
+      this.#head = await this.options.store.readHead();
+    } catch (error) {
+      // Keep the head of the last committed batch: the failed one wrote nothing. If the store moved
+      // on anyway, the next batch's head check fails and brings us back here.
+      this.options.logger.error({ err: error }, 'audit ledger head could not be re-read');
+    }
+  }
+}
