@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_ACCOUNT, DEFAULT_TOKEN_LABEL, dataDirLayout, type DataDirLayout } from './cli/data-dir.js';
 import { isProfileName } from './adapters/pkcs11/vendor-profiles.js';
@@ -28,6 +28,23 @@ const ConfigSchema = z
       .refine((p) => p.pinEnv !== undefined || p.pinFile !== undefined, 'pkcs11 needs pinEnv or pinFile'),
     tls: z.object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).strict(),
     store: z.object({ sqlite: z.string().min(1) }).strict(),
+    /**
+     * Identity policies (IAM-style documents attached to role and user ARNs), reloaded on SIGHUP.
+     * Without it only key policies and grants decide (the account root still has the default policy).
+     */
+    identityPolicies: z.string().min(1).optional(),
+    /** The audit ledger (issue 6): group commit and signed checkpoints. */
+    ledger: z
+      .object({
+        /** Sign a checkpoint once the head is this many entries past the last one… */
+        checkpointEveryEntries: z.number().int().min(1).max(10_000_000).default(1000),
+        /** …or this many seconds after it, if entries were added meanwhile. */
+        checkpointIntervalSeconds: z.number().positive().max(86_400).default(10),
+        /** The most entries one group-commit transaction holds. */
+        maxBatchEntries: z.number().int().min(1).max(10_000).default(256),
+      })
+      .strict()
+      .default({}),
     /** How often the scheduler looks for keys due for rotation or deletion. */
     schedulerIntervalSeconds: z.number().int().min(1).max(86_400).default(60),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -40,8 +57,30 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-export function parseConfig(input: unknown, source: string): Config {
-  const result = ConfigSchema.safeParse(input);
+/**
+ * Environment variables that override the ledger settings of a file or a data dir, e.g. for a CI job
+ * that wants frequent checkpoints: P11KMS_LEDGER_CHECKPOINT_EVERY, P11KMS_LEDGER_CHECKPOINT_SECONDS,
+ * P11KMS_LEDGER_MAX_BATCH. Validated like the file.
+ */
+const LEDGER_ENV = {
+  checkpointEveryEntries: 'P11KMS_LEDGER_CHECKPOINT_EVERY',
+  checkpointIntervalSeconds: 'P11KMS_LEDGER_CHECKPOINT_SECONDS',
+  maxBatchEntries: 'P11KMS_LEDGER_MAX_BATCH',
+} as const;
+
+function withLedgerEnvironment(input: unknown, env: NodeJS.ProcessEnv): unknown {
+  const overrides = Object.fromEntries(
+    Object.entries(LEDGER_ENV)
+      .filter(([, name]) => env[name] !== undefined && env[name] !== '')
+      .map(([setting, name]) => [setting, Number(env[name])]),
+  );
+  if (Object.keys(overrides).length === 0 || typeof input !== 'object' || input === null) return input;
+  const ledger = (input as { ledger?: object }).ledger ?? {};
+  return { ...input, ledger: { ...ledger, ...overrides } };
+}
+
+export function parseConfig(input: unknown, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const result = ConfigSchema.safeParse(withLedgerEnvironment(input, env));
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
     throw new ConfigError(`invalid configuration in ${source}: ${problems.join('; ')}`);
@@ -67,6 +106,7 @@ export function configForDataDir(root: string, softhsmLibrary: string): { config
       pkcs11: { library: softhsmLibrary, pinFile: layout.pinFile, softhsmConf: layout.softhsmConf, profile: 'softhsm2' },
       tls: { ca: layout.caCert, cert: layout.serverCert, key: layout.serverKey },
       store: { sqlite: layout.database },
+      ...(existsSync(layout.identityPolicies) ? { identityPolicies: layout.identityPolicies } : {}),
     },
     `data dir ${root}`,
   );

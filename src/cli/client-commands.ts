@@ -5,6 +5,7 @@ import { collect, integer, type CommandSpec, type ConnectionOptions, type Option
 import { dataDirLayout } from './data-dir.js';
 import { keyValuePairs, toAwsJson } from './aws-json.js';
 import { LIFECYCLE_COMMANDS } from './lifecycle-commands.js';
+import { AUTHORIZATION_COMMANDS } from './authorization-commands.js';
 
 
 const base64 = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64') : undefined);
@@ -89,7 +90,7 @@ function connect(options: ConnectionOptions): KmsClient {
 }
 
 export function registerClientCommands(program: Command, run: (action: () => Promise<unknown>) => Promise<void>): void {
-  for (const spec of [...KEY_COMMANDS, ...LIFECYCLE_COMMANDS]) {
+  for (const spec of [...KEY_COMMANDS, ...LIFECYCLE_COMMANDS, ...AUTHORIZATION_COMMANDS]) {
     const command = program
       .command(spec.name)
       .description(spec.describe)

@@ -22,6 +22,8 @@ export interface DataDirLayout {
   /** Client certificates issued by `p11kms issue-cert` land here. */
   readonly clientsDir: string;
   readonly database: string;
+  /** Identity policies, used by `serve` when present (see README, "Authorization"). */
+  readonly identityPolicies: string;
   /** Written by `serve` once it listens, so client commands find the server. */
   readonly endpointFile: string;
 }
@@ -52,5 +54,6 @@ export function dataDirLayout(root: string): DataDirLayout {
     clientsDir: join(root, 'pki', 'clients'),
     database: join(root, 'p11kms.db'),
     endpointFile: join(root, 'endpoint'),
+    identityPolicies: join(root, 'identity-policies.json'),
   };
 }

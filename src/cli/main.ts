@@ -7,6 +7,8 @@ import { createLogger } from '../adapters/log/logger.js';
 import { configForDataDir, loadConfigFile, type Config } from '../config.js';
 import { startService } from '../main.js';
 import { registerClientCommands } from './client-commands.js';
+import { registerAuditCommands } from './audit-commands.js';
+import { registerPolicyCommands } from './policy-commands.js';
 import { initDataDir, issueClientCertFiles } from './init.js';
 
 const program = new Command('p11kms')
@@ -90,5 +92,7 @@ program
   });
 
 registerClientCommands(program, run);
+registerAuditCommands(program, run);
+registerPolicyCommands(program, run);
 
 await program.parseAsync(process.argv);

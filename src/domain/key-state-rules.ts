@@ -86,6 +86,13 @@ export const KEY_STATE_RULES = {
   TagResource: MANAGE,
   UntagResource: MANAGE,
   ListResourceTags: ANY_STATE,
+  PutKeyPolicy: ANY_STATE,
+  GetKeyPolicy: ANY_STATE,
+  ListKeyPolicies: ANY_STATE,
+  CreateGrant: CRYPTOGRAPHIC,
+  ListGrants: ANY_STATE,
+  RetireGrant: ANY_STATE,
+  RevokeGrant: ANY_STATE,
 } as const satisfies Record<string, StateRules>;
 
 export type KeyOperationName = keyof typeof KEY_STATE_RULES;

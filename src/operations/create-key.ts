@@ -3,7 +3,8 @@ import { keyArn, newKeyId, newKeyVersionId } from '../domain/ids.js';
 import { KEY_SPECS, KEY_USAGES, type KeyOrigin, type KeyRecord, type KeySpec, type KeyUsage, type Tag } from '../domain/key.js';
 import { defineOperation } from './operation.js';
 import { keyMetadata, type KeyMetadata } from './key-metadata.js';
-import { validateTags } from './tags.js';
+import { requestTagConditions, validateTags } from './tags.js';
+import { validatePolicySize } from './key-policy.js';
 
 export interface CreateKeyRequest {
   readonly description?: string;
@@ -11,6 +12,9 @@ export interface CreateKeyRequest {
   readonly keySpec?: KeySpec;
   readonly origin?: KeyOrigin | string;
   readonly tags?: readonly Tag[];
+  /** The key policy; the AWS default key policy (the account root gets kms:*) when absent. */
+  readonly policy?: string;
+  readonly bypassPolicyLockoutSafetyCheck?: boolean;
 }
 
 export interface CreateKeyResponse {
@@ -24,7 +28,23 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
   name: 'CreateKey',
   action: 'kms:CreateKey',
   keys: {},
-  audit: (request) => ({ keySpec: request.keySpec, keyUsage: request.keyUsage, tagKeys: request.tags?.map((t) => t.tagKey) }),
+  conditions: (request) => ({
+    keys: {
+      ...requestTagConditions(request.tags ?? []),
+      'kms:KeySpec': request.keySpec ?? 'SYMMETRIC_DEFAULT',
+      'kms:KeyUsage': request.keyUsage ?? 'ENCRYPT_DECRYPT',
+      'kms:KeyOrigin': request.origin ?? 'AWS_KMS',
+      'kms:BypassPolicyLockoutSafetyCheck': request.bypassPolicyLockoutSafetyCheck === true,
+    },
+  }),
+  resultKeyArns: (response) => [response.keyMetadata.arn],
+  audit: (request) => ({
+    keySpec: request.keySpec,
+    keyUsage: request.keyUsage,
+    tagKeys: request.tags?.map((t) => t.tagKey),
+    policyGiven: request.policy !== undefined,
+    bypassPolicyLockoutSafetyCheck: request.bypassPolicyLockoutSafetyCheck,
+  }),
   validate(request) {
     needs((request.description ?? '').length <= MAX_DESCRIPTION_LENGTH, () =>
       validation(`Description must be at most ${MAX_DESCRIPTION_LENGTH} characters.`),
@@ -43,14 +63,30 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
       new KmsError('UnsupportedOperationException', `Origin ${request.origin} is not supported; keys are generated in the token.`),
     );
     validateTags(request.tags ?? []);
+    validatePolicySize(request.policy);
   },
-  async run(request, { hsm, store, clock, location, caller }) {
+  async run(request, { hsm, store, clock, location, caller, policies }) {
     const id = newKeyId();
+    const arn = keyArn(location, caller.account, id);
+    const policy = request.policy ?? policies.defaultPolicy(caller.account);
+    if (request.policy !== undefined) {
+      // Only a policy the caller wrote can lock it out; the default one delegates to the account.
+      policies.validate(policy);
+      policies.checkLockout({
+        principal: caller.principal,
+        callerAccount: caller.account,
+        conditions: caller.conditions,
+        keyArn: arn,
+        keyAccount: caller.account,
+        policy,
+        bypass: request.bypassPolicyLockoutSafetyCheck === true,
+      });
+    }
     const versionId = newKeyVersionId();
     const now = clock.now();
     const key: KeyRecord = {
       id,
-      arn: keyArn(location, caller.account, id),
+      arn,
       account: caller.account,
       keySpec: 'SYMMETRIC_DEFAULT',
       keyUsage: 'ENCRYPT_DECRYPT',
@@ -63,7 +99,7 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
     };
     await hsm.generateSymmetricKey({ versionId, label: `p11kms:${id}:${versionId}` });
     try {
-      await store.createKey({ key, version: { id: versionId, keyId: id, createdAt: now }, tags: request.tags ?? [] });
+      await store.createKey({ key, version: { id: versionId, keyId: id, createdAt: now }, tags: request.tags ?? [], policy });
     } catch (error) {
       // No metadata, so no usable key: remove the token object rather than leave an orphan.
       await hsm.destroyKey(versionId);

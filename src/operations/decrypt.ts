@@ -29,6 +29,10 @@ export const decrypt = defineOperation<DecryptRequest, DecryptResponse, 'key'>({
       usage: 'ENCRYPT_DECRYPT',
     },
   },
+  conditions: (r) => ({
+    encryptionContext: r.encryptionContext ?? {},
+    keys: { 'kms:EncryptionAlgorithm': r.encryptionAlgorithm ?? 'SYMMETRIC_DEFAULT' },
+  }),
   audit: (r) => ({ keyId: r.keyId, encryptionContext: r.encryptionContext, encryptionAlgorithm: r.encryptionAlgorithm }),
   validate(request) {
     validateContext(request.encryptionContext);

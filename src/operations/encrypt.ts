@@ -22,6 +22,10 @@ export const encrypt = defineOperation<EncryptRequest, EncryptResponse, 'key'>({
   keys: {
     key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:Encrypt', stateRules: 'Encrypt', usage: 'ENCRYPT_DECRYPT' },
   },
+  conditions: (r) => ({
+    encryptionContext: r.encryptionContext ?? {},
+    keys: { 'kms:EncryptionAlgorithm': r.encryptionAlgorithm ?? 'SYMMETRIC_DEFAULT' },
+  }),
   audit: (r) => ({ keyId: r.keyId, encryptionContext: r.encryptionContext, encryptionAlgorithm: r.encryptionAlgorithm }),
   validate(request) {
     validatePlaintext(request.plaintext);

@@ -22,6 +22,7 @@ export const generateDataKeyWithoutPlaintext = defineOperation<
       usage: 'ENCRYPT_DECRYPT',
     },
   },
+  conditions: (r) => ({ encryptionContext: r.encryptionContext ?? {} }),
   audit: dataKeyAudit,
   validate: validateDataKeyRequest,
   async run(request, { hsm, keys: { key } }) {

@@ -14,6 +14,7 @@ export const generateDataKey = defineOperation<DataKeyRequest, GenerateDataKeyRe
   keys: {
     key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:GenerateDataKey', stateRules: 'GenerateDataKey', usage: 'ENCRYPT_DECRYPT' },
   },
+  conditions: (r) => ({ encryptionContext: r.encryptionContext ?? {} }),
   audit: dataKeyAudit,
   validate: validateDataKeyRequest,
   async run(request, { hsm, keys: { key } }) {

@@ -44,6 +44,14 @@ export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse, 's
       usage: 'ENCRYPT_DECRYPT',
     },
   },
+  // The source context is the one that guards decryption; grants and kms:EncryptionContext see it.
+  conditions: (r, { source, destination }) => ({
+    encryptionContext: r.sourceEncryptionContext ?? {},
+    keys: {
+      'kms:ReEncryptOnSameKey': source.id === destination.id,
+      'kms:EncryptionAlgorithm': r.destinationEncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT',
+    },
+  }),
   audit: (r) => ({
     sourceKeyId: r.sourceKeyId,
     destinationKeyId: r.destinationKeyId,

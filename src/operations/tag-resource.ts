@@ -1,7 +1,7 @@
 import { needs, validation } from '../domain/errors.js';
 import type { Tag } from '../domain/key.js';
 import { defineOperation } from './operation.js';
-import { validateTags } from './tags.js';
+import { requestTagConditions, validateTags } from './tags.js';
 
 export interface TagResourceRequest {
   readonly keyId?: string;
@@ -12,6 +12,7 @@ export interface TagResourceRequest {
 export const tagResource = defineOperation<TagResourceRequest, Record<string, never>, 'key'>({
   name: 'TagResource',
   keys: { key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:TagResource', stateRules: 'TagResource' } },
+  conditions: (r) => ({ keys: requestTagConditions(r.tags ?? []) }),
   audit: (r) => ({ keyId: r.keyId, tagKeys: r.tags?.map((t) => t.tagKey) }),
   validate(request) {
     needs(request.tags !== undefined && request.tags.length > 0, () => validation('Tags is required.'));

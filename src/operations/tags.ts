@@ -3,6 +3,13 @@ import type { Tag } from '../domain/key.js';
 import { MAX_TAGS_PER_KEY as MAX_TAGS } from '../ports/metadata-store.js';
 
 /** AWS KMS tag limits (API Reference, Tag): key 1–128, value 0–256, 50 tags, `aws:` reserved. */
+/** aws:RequestTag/<key> for each tag and aws:TagKeys (IAM global condition keys). */
+export function requestTagConditions(tags: readonly Tag[]): Record<string, string | string[]> {
+  const keys: Record<string, string | string[]> = { 'aws:TagKeys': tags.map((t) => t.tagKey) };
+  for (const tag of tags) keys[`aws:RequestTag/${tag.tagKey}`] = tag.tagValue;
+  return keys;
+}
+
 export function validateTags(tags: readonly Tag[]): void {
   if (tags.length > MAX_TAGS) throw new KmsError('TagException', `A key can have at most ${MAX_TAGS} tags.`);
   const seen = new Set<string>();

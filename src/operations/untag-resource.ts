@@ -10,6 +10,7 @@ export interface UntagResourceRequest {
 export const untagResource = defineOperation<UntagResourceRequest, Record<string, never>, 'key'>({
   name: 'UntagResource',
   keys: { key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:UntagResource', stateRules: 'UntagResource' } },
+  conditions: (r) => ({ keys: { 'aws:TagKeys': r.tagKeys ?? [] } }),
   audit: (r) => ({ keyId: r.keyId, tagKeys: r.tagKeys }),
   validate(request) {
     needs(request.tagKeys !== undefined && request.tagKeys.length > 0, () => validation('TagKeys is required.'));

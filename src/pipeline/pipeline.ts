@@ -4,9 +4,10 @@ import { parseKeyReference } from '../domain/ids.js';
 import type { KeyRecord } from '../domain/key.js';
 import { checkKeyState } from '../domain/key-state-rules.js';
 import { parsePrincipal, type Principal } from '../domain/principal.js';
-import type { AuditSink } from '../ports/audit-sink.js';
-import type { AuthorizationDecision, Authorizer } from '../ports/authorizer.js';
-import type { AnyOperation, Caller, KeyRequirement, OperationServices } from '../operations/operation.js';
+import type { AuditEvent, AuditSink } from '../ports/audit-sink.js';
+import type { AuthorizationDecision, Authorizer, ConditionKeys } from '../ports/authorizer.js';
+import type { AnyOperation, Caller, KeyRequirement, OperationServices, RequestConditions } from '../operations/operation.js';
+import { callerConditions, encryptionContextConditions, keyConditions } from './request-conditions.js';
 
 /** What the transport knows about a request before any handler runs. */
 export interface RequestEnvelope {
@@ -14,6 +15,8 @@ export interface RequestEnvelope {
   /** URI SANs of the verified client certificate; empty when the peer presented none. */
   readonly peerIdentities: readonly string[];
   readonly sourceAddress: string;
+  /** The end user a trusted service principal calls for (issue 5, "on behalf of"). */
+  readonly onBehalfOf?: string | undefined;
 }
 
 export interface PipelineLogger {
@@ -28,6 +31,20 @@ export interface PipelineDependencies {
   readonly logger: PipelineLogger;
   /** The account of callers that have none of their own (service principals). */
   readonly defaultAccount: string;
+  /** Whether a service principal may call on behalf of the users it names. */
+  readonly trustsOnBehalfOf: (servicePrincipal: string) => boolean;
+}
+
+interface Identity {
+  readonly principal: Principal;
+  /** kms:ViaService: the service that called on the principal's behalf. */
+  readonly viaService: string | undefined;
+}
+
+interface ResolvedKey {
+  readonly key: KeyRecord;
+  /** The alias the caller named the key by (kms:RequestAlias). */
+  readonly alias: string | undefined;
 }
 
 /**
@@ -41,70 +58,115 @@ export class Pipeline {
   async execute<Res>(operation: AnyOperation, request: unknown, envelope: RequestEnvelope): Promise<Res> {
     const started = performance.now();
     const keyArns: string[] = [];
-    let principal: Principal | undefined;
+    let identity: Identity | undefined;
     let decision: AuthorizationDecision | undefined;
     let parameters: Record<string, unknown> = {};
     let outcome = 'Success';
+    let result: unknown;
     try {
-      principal = this.authenticate(envelope.peerIdentities);
+      identity = this.authenticate(envelope);
       parameters = operation.audit?.(request) ?? {};
       operation.validate?.(request);
-      const caller: Caller = {
-        requestId: envelope.requestId,
-        principal,
-        account: principal.account ?? this.deps.defaultAccount,
-      };
+      const account = identity.principal.account ?? this.deps.defaultAccount;
 
       const requirements = Object.entries(operation.keys) as Array<[string, KeyRequirement<unknown>]>;
-      const keys: Record<string, KeyRecord> = {};
+      const resolved: Record<string, ResolvedKey> = {};
       for (const [name, requirement] of requirements) {
-        const key = await this.resolve(requirement.ref(request), requirement.field, caller.account);
-        keyArns.push(key.arn);
-        await this.checkMatch(key, requirement, request, caller.account);
-        decision = this.authorize(caller, requirement.action, key);
-        keys[name] = key;
+        const reference = await requirement.ref(request, this.deps.services.store);
+        resolved[name] = await this.resolve(reference, requirement.field, account);
+        keyArns.push(resolved[name].key.arn);
+        await this.checkMatch(resolved[name].key, requirement, request, account);
       }
-      if (requirements.length === 0) decision = this.authorize(caller, operation.action ?? '', undefined);
-      for (const [name, requirement] of requirements) checkStateAndUsage(keys[name]!, requirement);
+      const keys = Object.fromEntries(Object.entries(resolved).map(([name, r]) => [name, r.key]));
+      const own = (await operation.conditions?.(request, keys, this.deps.services.store)) ?? {};
+      await this.checkGrantTokens(request);
+      const conditions: ConditionKeys = {
+        ...callerConditions({
+          principal: identity.principal,
+          callerAccount: account,
+          sourceAddress: envelope.sourceAddress,
+          now: this.deps.services.clock.now(),
+          viaService: identity.viaService,
+        }),
+        ...encryptionContextConditions(own.encryptionContext),
+        ...own.keys,
+      };
+      const caller: Caller = { requestId: envelope.requestId, principal: identity.principal, account, conditions };
 
-      return (await operation.run(request, { ...this.deps.services, caller, keys })) as Res;
+      for (const [name, requirement] of requirements) {
+        const { key, alias } = resolved[name]!;
+        const keyConditionKeys = await this.keyConditionKeys(key, alias);
+        decision = await this.decide(caller, requirement.action, key, { ...conditions, ...keyConditionKeys }, own);
+        if (!decision.allowed) throw this.denied(caller, requirement.action, key, decision);
+      }
+      if (requirements.length === 0) {
+        const action = operation.action ?? '';
+        decision = await this.decide(caller, action, undefined, conditions, own);
+        if (!decision.allowed) throw this.denied(caller, action, undefined, decision);
+      }
+      for (const [name, requirement] of requirements) checkStateAndUsage(resolved[name]!.key, requirement);
+
+      result = await operation.run(request, { ...this.deps.services, caller, keys });
+      keyArns.push(...(operation.resultKeyArns?.(result) ?? []));
+      return result as Res;
     } catch (error) {
       const failure = this.asKmsError(error, envelope.requestId, operation.name);
       outcome = failure.name;
       throw failure;
     } finally {
-      await this.deps.audit.record({
+      await this.record({
         requestId: envelope.requestId,
         time: this.deps.services.clock.now(),
         operation: operation.name,
-        principalArn: principal?.arn,
-        principalAccount: principal?.account,
+        principalArn: identity?.principal.arn,
+        principalAccount: identity?.principal.account,
         sourceAddress: envelope.sourceAddress,
         keyArns,
-        parameters,
+        parameters: identity?.viaService ? { ...parameters, viaService: identity.viaService } : parameters,
         outcome,
         decision,
         durationMs: performance.now() - started,
-      });
+      }, result);
     }
   }
 
-  private authenticate(identities: readonly string[]): Principal {
-    for (const identity of identities) {
-      const principal = parsePrincipal(identity);
-      if (principal) return principal;
+  /** Audit before answer, fail closed: if the record cannot be written, no plaintext leaves, and it is wiped. */
+  private async record(event: AuditEvent, result: unknown): Promise<void> {
+    try {
+      await this.deps.audit.record(event);
+    } catch (error) {
+      const plaintext = (result as { plaintext?: unknown } | undefined)?.plaintext;
+      if (Buffer.isBuffer(plaintext)) plaintext.fill(0);
+      throw error;
     }
-    throw new KmsError(
-      'UnrecognizedClientException',
-      'The client certificate names no principal (a URI SAN holding an IAM ARN or a service principal).',
-    );
+  }
+
+  private authenticate(envelope: RequestEnvelope): Identity {
+    const principal = envelope.peerIdentities.map(parsePrincipal).find((p) => p !== undefined);
+    if (!principal) {
+      throw new KmsError(
+        'UnrecognizedClientException',
+        'The client certificate names no principal (a URI SAN holding an IAM ARN or a service principal).',
+      );
+    }
+    if (!envelope.onBehalfOf) return { principal, viaService: undefined };
+    // Only a service the configuration trusts may speak for a user, and only for a real user.
+    const user = parsePrincipal(envelope.onBehalfOf);
+    if (principal.kind !== 'service' || !this.deps.trustsOnBehalfOf(principal.arn)) {
+      throw new KmsError('AccessDeniedException', `${principal.arn} is not trusted to call on behalf of other principals.`);
+    }
+    if (!user || user.kind === 'service') {
+      throw new KmsError('ValidationException', 'The on-behalf-of principal must be an IAM role, user or session ARN.');
+    }
+    const region = this.deps.services.location.region;
+    return { principal: user, viaService: principal.arn.replace(/\.amazonaws\.com$/, `.${region}.amazonaws.com`) };
   }
 
   /**
    * A key id, key ARN, alias name or alias ARN → the key (AWS KMS: every operation that takes a
    * key accepts all four). An alias name is looked up in the caller's account.
    */
-  private async resolve(reference: string | undefined, field: string, callerAccount: string): Promise<KeyRecord> {
+  private async resolve(reference: string | undefined, field: string, callerAccount: string): Promise<ResolvedKey> {
     const parsed = parseKeyReference(reference, field);
     const { location, store } = this.deps.services;
     if (parsed.kind === 'aliasName' || parsed.kind === 'aliasArn') {
@@ -115,13 +177,13 @@ export class Pipeline {
           : await store.getAlias(account, parsed.aliasName);
       const key = alias && (await store.getKey(alias.keyId));
       if (!key) throw new KmsError('NotFoundException', `Alias ${reference} is not found.`);
-      return key;
+      return { key, alias: parsed.aliasName };
     }
     const key = await store.getKey(parsed.keyId);
     if (!key || (parsed.kind === 'keyArn' && (parsed.region !== location.region || parsed.account !== key.account))) {
       throw new KmsError('NotFoundException', `Key '${reference}' does not exist.`);
     }
-    return key;
+    return { key, alias: undefined };
   }
 
   private async checkMatch(
@@ -133,7 +195,7 @@ export class Pipeline {
     const other = requirement.mustMatch?.ref(request);
     if (other === undefined || other === '') return;
     const named = await this.resolve(other, requirement.mustMatch!.field, callerAccount);
-    if (named.id !== key.id) {
+    if (named.key.id !== key.id) {
       throw new KmsError(
         'IncorrectKeyException',
         `The key in ${requirement.mustMatch!.field} does not match the key that encrypted the ciphertext.`,
@@ -141,26 +203,52 @@ export class Pipeline {
     }
   }
 
-  private authorize(caller: Caller, action: string, key: KeyRecord | undefined): AuthorizationDecision {
-    const decision = this.deps.authorizer.authorize({
+  /**
+   * AWS KMS GrantTokens: up to 10, each naming a grant. Grants here take effect at once, so a token
+   * only has to be one this service issued for a grant that still exists.
+   */
+  private async checkGrantTokens(request: unknown): Promise<void> {
+    const tokens = (request as { grantTokens?: readonly string[] }).grantTokens ?? [];
+    if (tokens.length > 10) throw new KmsError('ValidationException', 'GrantTokens may hold at most 10 tokens.');
+    for (const token of tokens) {
+      if (token.length === 0 || token.length > 8192 || !(await this.deps.services.store.getGrantByToken(token))) {
+        throw new KmsError('InvalidGrantTokenException', 'A grant token is not valid.');
+      }
+    }
+  }
+
+  private async keyConditionKeys(key: KeyRecord, alias: string | undefined) {
+    const { store } = this.deps.services;
+    const [aliases, tags] = await Promise.all([store.listAliasesForKey(key.id), store.listTags(key.id)]);
+    return keyConditions(key, aliases.map((a) => a.aliasName), tags, alias);
+  }
+
+  private decide(
+    caller: Caller,
+    action: string,
+    key: KeyRecord | undefined,
+    conditions: ConditionKeys,
+    own: RequestConditions,
+  ): Promise<AuthorizationDecision> {
+    return this.deps.authorizer.authorize({
       principal: caller.principal,
       callerAccount: caller.account,
       action,
       key,
+      conditions,
+      encryptionContext: own.encryptionContext,
+      grantToRetire: own.grantToRetire,
     });
-    if (!decision.allowed) {
-      this.deps.logger.warn(
-        { requestId: caller.requestId, principal: caller.principal.arn, action, key: key?.arn, reason: decision.reason },
-        'access denied',
-      );
-      // The caller learns the action and resource it named, not why (DESIGN.md, invariant 2).
-      const resource = key ? ` on resource: ${key.arn}` : '';
-      throw new KmsError(
-        'AccessDeniedException',
-        `User: ${caller.principal.arn} is not authorized to perform: ${action}${resource}`,
-      );
-    }
-    return decision;
+  }
+
+  /** The reason goes to the server log (and the audit record); the caller learns only what it named. */
+  private denied(caller: Caller, action: string, key: KeyRecord | undefined, decision: AuthorizationDecision): KmsError {
+    this.deps.logger.warn(
+      { requestId: caller.requestId, principal: caller.principal.arn, action, key: key?.arn, reason: decision.reason },
+      'access denied',
+    );
+    const resource = key ? ` on resource: ${key.arn}` : '';
+    return new KmsError('AccessDeniedException', `User: ${caller.principal.arn} is not authorized to perform: ${action}${resource}`);
   }
 
   private asKmsError(error: unknown, requestId: string, operation: string): KmsError {

@@ -31,6 +31,8 @@ import { examineGrants, type Grant } from './grants.js';
  */
 export const ACCOUNT_LEVEL_ACTIONS: ReadonlySet<string> = new Set([
   'kms:CreateKey', 'kms:ListKeys', 'kms:ListAliases', 'kms:GenerateRandom', 'kms:ListRetirableGrants',
+  // p11kms's AuditService reads name no key: like ListKeys, identity policies alone decide them.
+  'kms:ListAuditEvents', 'kms:GetLedgerHead', 'kms:ListCheckpoints', 'kms:GetAuditPublicKey',
 ]);
 
 /** "Cross-account permissions are effective only for the following operations" (AWS KMS developer guide). */

@@ -4,7 +4,8 @@ import type { AnyOperation } from '../../src/operations/operation.js';
 import { KmsError } from '../../src/domain/errors.js';
 import { KEY_STATES, type KeyState } from '../../src/domain/key.js';
 import { KEY_STATE_RULES } from '../../src/domain/key-state-rules.js';
-import { pipelineHarness, type PipelineHarness } from '../support/pipeline-harness.js';
+import { ACCOUNT, DEVELOPER, pipelineHarness, type PipelineHarness } from '../support/pipeline-harness.js';
+import { defaultKeyPolicyText } from '../../src/policy/index.js';
 
 /**
  * The expected answers, transcribed from the AWS KMS Developer Guide ("Key states of AWS KMS
@@ -36,6 +37,13 @@ UpdateKeyDescription            ok  ok  INV ok  ok  INV INV
 TagResource                     ok  ok  INV ok  ok  INV INV
 UntagResource                   ok  ok  INV ok  ok  INV INV
 ListResourceTags                ok  ok  ok  ok  ok  ok  ok
+PutKeyPolicy                    ok  ok  ok  ok  ok  ok  ok
+GetKeyPolicy                    ok  ok  ok  ok  ok  ok  ok
+ListKeyPolicies                 ok  ok  ok  ok  ok  ok  ok
+CreateGrant                     ok  DIS INV INV UNA INV INV
+ListGrants                      ok  ok  ok  ok  ok  ok  ok
+RetireGrant                     ok  ok  ok  ok  ok  ok  ok
+RevokeGrant                     ok  ok  ok  ok  ok  ok  ok
 `;
 const NAMES = { ok: 'allow', DIS: 'DisabledException', INV: 'KMSInvalidStateException', UNA: 'KeyUnavailableException' } as const;
 
@@ -49,6 +57,7 @@ interface Fixture {
   readonly ciphertextBlob: Buffer;
   readonly aliasOfKey: string;
   readonly aliasOfOther: string;
+  readonly grantId: string;
 }
 
 /** The operation and a valid request for it, naming the key under test. */
@@ -75,6 +84,13 @@ const CALLS: Record<string, (f: Fixture) => [AnyOperation, object]> = {
   TagResource: (f) => [ops.tagResource, { keyId: f.keyId, tags: [{ tagKey: 'a', tagValue: 'b' }] }],
   UntagResource: (f) => [ops.untagResource, { keyId: f.keyId, tagKeys: ['a'] }],
   ListResourceTags: (f) => [ops.listResourceTags, { keyId: f.keyId }],
+  PutKeyPolicy: (f) => [ops.putKeyPolicy, { keyId: f.keyId, policy: defaultKeyPolicyText(ACCOUNT) }],
+  GetKeyPolicy: (f) => [ops.getKeyPolicy, { keyId: f.keyId }],
+  ListKeyPolicies: (f) => [ops.listKeyPolicies, { keyId: f.keyId }],
+  CreateGrant: (f) => [ops.createGrant, { keyId: f.keyId, granteePrincipal: DEVELOPER, operations: ['Decrypt'] }],
+  ListGrants: (f) => [ops.listGrants, { keyId: f.keyId }],
+  RetireGrant: (f) => [ops.retireGrant, { keyId: f.keyId, grantId: f.grantId }],
+  RevokeGrant: (f) => [ops.revokeGrant, { keyId: f.keyId, grantId: f.grantId }],
 };
 
 let h: PipelineHarness;
@@ -92,9 +108,10 @@ async function keyIn(state: KeyState): Promise<Fixture> {
   const { ciphertextBlob } = await h.call(ops.encrypt, { keyId: key.keyId, plaintext: Buffer.from('x') });
   await h.call(ops.createAlias, { aliasName: `alias/cell-${n}`, targetKeyId: key.keyId });
   await h.call(ops.createAlias, { aliasName: `alias/cell-${n}-other`, targetKeyId: other.keyId });
+  const { grantId } = await h.call(ops.createGrant, { keyId: key.keyId, granteePrincipal: DEVELOPER, operations: ['Encrypt'] });
   if (state === 'PendingDeletion') await h.store.scheduleKeyDeletion(key.keyId, new Date(h.clock.now().getTime() + 7 * 86_400_000));
   else if (state !== 'Enabled') await h.store.setKeyState(key.keyId, state);
-  return { keyId: key.keyId, ciphertextBlob, aliasOfKey: `alias/cell-${n}`, aliasOfOther: `alias/cell-${n}-other` };
+  return { keyId: key.keyId, ciphertextBlob, aliasOfKey: `alias/cell-${n}`, aliasOfOther: `alias/cell-${n}-other`, grantId };
 }
 
 describe('the key-state table, cell by cell through the pipeline', () => {

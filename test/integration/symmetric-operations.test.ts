@@ -250,18 +250,20 @@ describe('authentication, the account boundary and the audit record', () => {
     expect(h.audit.events.slice(before).map((e) => e.outcome)).toEqual(['UnrecognizedClientException', 'UnrecognizedClientException']);
   });
 
-  it('lets a principal use keys of its own account only', async () => {
+  it('lets a principal of another account use no key whose policy does not name it', async () => {
     const key = await newKey(ADMIN);
     const { ciphertextBlob } = await h.call(ops.encrypt, { keyId: key.keyId, plaintext: Buffer.from('mine') }, DEVELOPER);
     const error = await rejectsWith(h.call(ops.decrypt, { ciphertextBlob }, OUTSIDER), 'AccessDeniedException');
     expect(error.message).toBe(`User: ${OUTSIDER} is not authorized to perform: kms:Decrypt on resource: ${key.arn}`);
     await rejectsWith(h.call(ops.describeKey, { keyId: key.arn }, OUTSIDER), 'AccessDeniedException');
     const denial = h.logged.find((l) => l.message === 'access denied');
-    expect(denial?.fields).toMatchObject({ principal: OUTSIDER, reason: expect.stringContaining('another account') });
+    expect(denial?.fields).toMatchObject({ principal: OUTSIDER, reason: expect.stringContaining('key policy allows neither the caller nor account') });
   });
 
   it('records exactly one audit event per request, with no plaintext, before answering', async () => {
+    const created = h.audit.events.length;
     const key = await newKey();
+    expect(h.audit.events.slice(created)).toMatchObject([{ operation: 'CreateKey', outcome: 'Success', keyArns: [key.arn] }]);
     const before = h.audit.events.length;
     const secret = Buffer.from('top-secret-plaintext-marker');
     const encrypted = await h.call(ops.encrypt, { keyId: key.keyId, plaintext: secret, encryptionContext: { case: 'audit' } });

@@ -3,7 +3,8 @@ import { Pkcs11Hsm } from '../../src/adapters/pkcs11/pkcs11-hsm.js';
 import { SqliteMetadataStore } from '../../src/adapters/sql/sqlite.js';
 import type { AnyOperation } from '../../src/operations/operation.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
-import { accountBoundaryAuthorizer } from '../../src/policy/account-boundary.js';
+import { PolicyAuthorizer } from '../../src/pipeline/policy-authorizer.js';
+import { parseIdentityPolicies } from '../../src/policy/identity-policy-set.js';
 import type { AuditEvent, AuditSink } from '../../src/ports/audit-sink.js';
 import type { Clock } from '../../src/ports/clock.js';
 import { KeyLifecycleScheduler } from '../../src/scheduler/key-lifecycle-scheduler.js';
@@ -36,13 +37,23 @@ export interface PipelineHarness {
   /** The server's scheduler on the same clock; `crashBetweenDeletionSteps` makes its next deletion fail midway. */
   readonly scheduler: KeyLifecycleScheduler;
   crashBetweenDeletionSteps: boolean;
+  readonly authorizer: PolicyAuthorizer;
   /** Runs an operation as `principal` (an ARN in the client certificate's URI SAN). */
-  call<Res = Record<string, any>>(operation: AnyOperation, request: object, principal?: string): Promise<Res>;
+  call<Res = Record<string, any>>(operation: AnyOperation, request: object, principal?: string, onBehalfOf?: string): Promise<Res>;
   close(): Promise<void>;
 }
 
 /** The real pipeline on a fresh SoftHSM2 token and a SQLite file; no network. */
-export async function pipelineHarness(): Promise<PipelineHarness> {
+/**
+ * The identity policies of the harness: DeveloperRole may do anything KMS allows it in its own
+ * account (the key policies still decide for keys); everyone else has none.
+ */
+export const DEFAULT_IDENTITY_POLICIES = JSON.stringify({
+  policies: { DeveloperFull: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] } },
+  attachments: { [DEVELOPER]: ['DeveloperFull'], [OUTSIDER]: ['DeveloperFull'] },
+});
+
+export async function pipelineHarness(identityPolicies = DEFAULT_IDENTITY_POLICIES): Promise<PipelineHarness> {
   const token = freshToken();
   const hsm = await Pkcs11Hsm.open({ libraryPath: token.libraryPath, tokenLabel: token.tokenLabel, pin: token.pin });
   const store = SqliteMetadataStore.open(`${token.dir}/p11kms.db`);
@@ -55,9 +66,12 @@ export async function pipelineHarness(): Promise<PipelineHarness> {
     warn: (fields: object, message: string) => logged.push({ level: 'warn', fields, message }),
     error: (fields: object, message: string) => logged.push({ level: 'error', fields, message }),
   };
+  const authorizer = new PolicyAuthorizer(store, 'aws');
+  authorizer.useIdentityPolicies(parseIdentityPolicies(identityPolicies, 'the test harness'));
   const pipeline = new Pipeline({
-    services: { hsm, store, clock, location: { partition: 'aws', region: 'us-east-1' } },
-    authorizer: accountBoundaryAuthorizer,
+    services: { hsm, store, clock, policies: authorizer, location: { partition: 'aws', region: 'us-east-1' } },
+    authorizer,
+    trustsOnBehalfOf: (service) => authorizer.trustsOnBehalfOf(service),
     audit,
     logger,
     defaultAccount: ACCOUNT,
@@ -80,11 +94,13 @@ export async function pipelineHarness(): Promise<PipelineHarness> {
         if (harness.crashBetweenDeletionSteps) throw new Error('simulated crash between deletion steps');
       },
     }),
-    call: (operation, request, principal = ADMIN) =>
+    authorizer,
+    call: (operation, request, principal = ADMIN, onBehalfOf = undefined) =>
       pipeline.execute(operation, request, {
         requestId: randomUUID(),
         peerIdentities: principal ? [principal] : [],
         sourceAddress: '127.0.0.1:50000',
+        onBehalfOf,
       }),
     async close() {
       await store.close();

@@ -33,4 +33,12 @@ export const KMS_ROUTES = {
   TagResource: operations.tagResource,
   UntagResource: operations.untagResource,
   ListResourceTags: operations.listResourceTags,
+  PutKeyPolicy: operations.putKeyPolicy,
+  GetKeyPolicy: operations.getKeyPolicy,
+  ListKeyPolicies: operations.listKeyPolicies,
+  CreateGrant: operations.createGrant,
+  ListGrants: operations.listGrants,
+  ListRetirableGrants: operations.listRetirableGrants,
+  RetireGrant: operations.retireGrant,
+  RevokeGrant: operations.revokeGrant,
 } satisfies Record<keyof KeyManagementServiceHandlers, AnyOperation>;

@@ -8,8 +8,12 @@ import { MessageCodec } from './codec.js';
 import { REQUEST_ID_TRAILER, StatusMapper } from './errors.js';
 import { loadPackageDefinition, loadReflection } from './proto-files.js';
 import { KMS_ROUTES } from './routes.js';
+import { addAuditService, AUDIT_SERVICE, loadKmsAndAuditPackageDefinition, type UnaryHandlerFactory } from './audit-service.js';
+import type { AuditOperations } from '../../operations/audit/index.js';
 
 export const KMS_SERVICE = 'p11kms.v1.KeyManagementService';
+/** Request metadata a trusted service principal sets to call on behalf of an end user (issue 5). */
+export const ON_BEHALF_OF_HEADER = 'kms-on-behalf-of';
 
 export interface TlsMaterial {
   readonly caPem: Buffer;
@@ -22,6 +26,8 @@ export interface GrpcServerOptions {
   readonly listen: string;
   readonly tls: TlsMaterial;
   readonly pipeline: Pipeline;
+  /** The AuditService's operations (audit-service.ts); served when given. */
+  readonly audit?: AuditOperations;
 }
 
 export interface RunningGrpcServer {
@@ -43,17 +49,14 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     p11kms: { v1: { KeyManagementService: { service: grpc.ServiceDefinition } } };
   };
 
-  const handlers: grpc.UntypedServiceImplementation = {};
-  for (const [rpc, operation] of Object.entries(KMS_ROUTES) as Array<[string, AnyOperation]>) {
-    const method = serviceReflection.methods[rpc]!;
-    const requestType = method.resolvedRequestType!;
-    const responseType = method.resolvedResponseType!;
-    handlers[rpc] = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+  const unaryHandler: UnaryHandlerFactory = (operation, requestType, responseType) =>
+    (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const requestId = randomUUID();
       const envelope = {
         requestId,
         peerIdentities: uriSans(call.getAuthContext().sslPeerCertificate?.subjectaltname),
         sourceAddress: call.getPeer(),
+        onBehalfOf: call.metadata.get(ON_BEHALF_OF_HEADER)[0]?.toString(),
       };
       options.pipeline
         .execute<Record<string, unknown>>(operation, codec.toOperation(requestType, call.request), envelope)
@@ -68,12 +71,19 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
           (error: unknown) => callback(statuses.toStatus(error, requestId)),
         );
     };
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const [rpc, operation] of Object.entries(KMS_ROUTES) as Array<[string, AnyOperation]>) {
+    const method = serviceReflection.methods[rpc]!;
+    handlers[rpc] = unaryHandler(operation, method.resolvedRequestType!, method.resolvedResponseType!);
   }
 
   const server = new grpc.Server();
   server.addService(grpcObject.p11kms.v1.KeyManagementService.service, handlers);
-  new HealthImplementation({ '': 'SERVING', [KMS_SERVICE]: 'SERVING' }).addToServer(server);
-  new ReflectionService(packageDefinition).addToServer(server);
+  if (options.audit) addAuditService(server, options.audit, unaryHandler);
+  const serving: Record<string, 'SERVING'> = { '': 'SERVING', [KMS_SERVICE]: 'SERVING' };
+  if (options.audit) serving[AUDIT_SERVICE] = 'SERVING';
+  new HealthImplementation(serving).addToServer(server);
+  new ReflectionService(options.audit ? loadKmsAndAuditPackageDefinition() : packageDefinition).addToServer(server);
 
   const credentials = grpc.ServerCredentials.createSsl(
     options.tls.caPem,

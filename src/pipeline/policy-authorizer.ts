@@ -1,0 +1,111 @@
+import type { CompiledPolicy, Grant, NamedPolicy } from '../policy/index.js';
+import { authorizeKmsRequest, checkPolicyLockout, defaultKeyPolicyText, parsePolicy } from '../policy/index.js';
+import { EMPTY_IDENTITY_POLICIES, type IdentityPolicySet } from '../policy/identity-policy-set.js';
+import type { Principal } from '../domain/principal.js';
+import { roleArnOfSession } from '../policy/context.js';
+import type { AuthorizationDecision, AuthorizationRequest, Authorizer } from '../ports/authorizer.js';
+import type { KeyPolicies } from '../ports/key-policies.js';
+
+/** Where key policies and grants come from (the metadata store). */
+export interface PolicySource {
+  getKeyPolicy(keyId: string): Promise<string | undefined>;
+  grantsForKey(keyId: string): Promise<readonly Grant[]>;
+}
+
+/**
+ * The AWS KMS authorization decision for every request (src/policy/kms-authorization.ts): the key
+ * policy (or the AWS default policy where a key has none stored), the caller's identity policies
+ * from the operators' file, and the key's grants. Compiled policies are cached per key and reused
+ * while the stored text is unchanged, so no request parses JSON again.
+ */
+export class PolicyAuthorizer implements Authorizer, KeyPolicies {
+  private readonly compiled = new Map<string, CompiledPolicy>();
+  private identity: IdentityPolicySet = EMPTY_IDENTITY_POLICIES;
+
+  constructor(
+    private readonly source: PolicySource,
+    private readonly partition: string,
+  ) {}
+
+  /** Replaces the identity policies (at start and on SIGHUP); the set was validated whole. */
+  useIdentityPolicies(identity: IdentityPolicySet): void {
+    this.identity = identity;
+  }
+
+  trustsOnBehalfOf(servicePrincipal: string): boolean {
+    return this.identity.trustsOnBehalfOf(servicePrincipal);
+  }
+
+  async authorize(request: AuthorizationRequest): Promise<AuthorizationDecision> {
+    const retiring = retiringRight(request);
+    if (retiring) return { allowed: true, reason: retiring };
+    const { key } = request;
+    const [keyPolicy, grants] = key
+      ? await Promise.all([this.keyPolicy(key.id, key.account), this.source.grantsForKey(key.id)])
+      : [undefined, []];
+    const decision = authorizeKmsRequest({
+      keyPolicy,
+      identityPolicies: this.identityPoliciesOf(request.principal),
+      grants,
+      keyAccount: key?.account,
+      request: {
+        principal: request.principal,
+        action: request.action,
+        resource: key?.arn ?? '*',
+        context: request.conditions,
+        encryptionContext: request.encryptionContext,
+        callerAccount: request.callerAccount,
+      },
+    });
+    return { allowed: decision.decision === 'Allow', reason: decision.reason };
+  }
+
+  validate(text: string): void {
+    parsePolicy(text, { kind: 'key' });
+  }
+
+  defaultPolicy(account: string): string {
+    return defaultKeyPolicyText(account, this.partition);
+  }
+
+  checkLockout(input: Parameters<KeyPolicies['checkLockout']>[0]): void {
+    checkPolicyLockout({
+      newPolicy: parsePolicy(input.policy, { kind: 'key' }),
+      request: { principal: input.principal, context: input.conditions, callerAccount: input.callerAccount },
+      keyArn: input.keyArn,
+      keyAccount: input.keyAccount,
+      identityPolicies: this.identityPoliciesOf(input.principal),
+      bypassPolicyLockoutSafetyCheck: input.bypass,
+    });
+  }
+
+  identityPoliciesOf(principal: Principal): readonly NamedPolicy[] {
+    return this.identity.policiesFor(principal);
+  }
+
+  private async keyPolicy(keyId: string, account: string): Promise<CompiledPolicy> {
+    const text = (await this.source.getKeyPolicy(keyId)) ?? this.defaultPolicy(account);
+    const cached = this.compiled.get(keyId);
+    if (cached?.text === text) return cached;
+    const policy = parsePolicy(text, { kind: 'key' });
+    this.compiled.set(keyId, policy);
+    return policy;
+  }
+}
+
+/**
+ * AWS KMS RetireGrant: the grant's retiring principal, or its grantee when the grant lists
+ * RetireGrant, may retire it without any policy allowing kms:RetireGrant. A role session counts as
+ * its role, as it does in a grant's GranteePrincipal.
+ */
+function retiringRight({ action, principal, grantToRetire: grant }: AuthorizationRequest): string | undefined {
+  if (action !== 'kms:RetireGrant' || !grant) return undefined;
+  const names = principal.kind === 'assumed-role' ? [principal.arn, roleArnOfSession(principal.arn)] : [principal.arn];
+  if (grant.retiringPrincipal && names.includes(grant.retiringPrincipal)) {
+    return `Allow: retiring principal of grant ${grant.grantId}`;
+  }
+  if (names.includes(grant.granteePrincipal) && grant.operations.includes('RetireGrant')) {
+    return `Allow: grantee of grant ${grant.grantId}, which allows RetireGrant`;
+  }
+  return undefined;
+}

@@ -1,0 +1,54 @@
+import type { EncryptionContext } from '../domain/encryption-context.js';
+import type { KeyRecord, Tag } from '../domain/key.js';
+import type { Principal } from '../domain/principal.js';
+import { principalConditionKeys } from '../policy/context.js';
+import type { ConditionKeys } from '../ports/authorizer.js';
+
+/** The condition keys every request carries (AWS global and KMS keys; IAM "Global condition context keys"). */
+export function callerConditions(input: {
+  principal: Principal;
+  callerAccount: string;
+  sourceAddress: string;
+  now: Date;
+  viaService: string | undefined;
+}): Record<string, ConditionKeys[string]> {
+  return {
+    ...principalConditionKeys(input.principal),
+    'kms:CallerAccount': input.callerAccount,
+    'aws:SourceIp': sourceIp(input.sourceAddress),
+    'aws:CurrentTime': input.now.toISOString(),
+    // Every request arrives over mutual TLS.
+    'aws:SecureTransport': true,
+    'kms:ViaService': input.viaService,
+  };
+}
+
+/** The condition keys of the key a request names (AWS KMS condition keys). */
+export function keyConditions(key: KeyRecord, aliases: readonly string[], tags: readonly Tag[], requestAlias: string | undefined) {
+  const keys: Record<string, ConditionKeys[string]> = {
+    'kms:KeySpec': key.keySpec,
+    'kms:KeyUsage': key.keyUsage,
+    'kms:KeyOrigin': key.origin,
+    'kms:ResourceAliases': aliases,
+    'kms:RequestAlias': requestAlias,
+  };
+  for (const tag of tags) keys[`aws:ResourceTag/${tag.tagKey}`] = tag.tagValue;
+  return keys;
+}
+
+/** kms:EncryptionContext:<key> for each pair and kms:EncryptionContextKeys (AWS KMS condition keys). */
+export function encryptionContextConditions(context: EncryptionContext | undefined): Record<string, ConditionKeys[string]> {
+  if (context === undefined) return {};
+  const keys: Record<string, ConditionKeys[string]> = { 'kms:EncryptionContextKeys': Object.keys(context) };
+  for (const [name, value] of Object.entries(context)) keys[`kms:EncryptionContext:${name}`] = value;
+  return keys;
+}
+
+/** `ipv4:127.0.0.1:5000`, `127.0.0.1:5000`, `[::1]:5000` → the address alone. */
+export function sourceIp(peer: string): string {
+  const address = peer.replace(/^ipv[46]:/, '');
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  if (bracketed) return bracketed[1]!;
+  const colon = address.lastIndexOf(':');
+  return colon > 0 && address.indexOf(':') === colon ? address.slice(0, colon) : address;
+}
