@@ -1,0 +1,93 @@
+/**
+ * The token baseline: raw pkcs11js on the very token the server uses (same SOFTHSM2_CONF, same
+ * PIN), with no KMS around it. Run as its own process while the server is idle:
+ * `node dist/bench/raw-token.js LIBRARY LABEL PINFILE SECONDS` prints {name: opsPerSecond}.
+ */
+import { readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import pkcs11js from 'pkcs11js';
+
+const [library, label, pinFile, secondsArg] = process.argv.slice(2) as [string, string, string, string];
+const seconds = Number(secondsArg);
+const p11 = new pkcs11js.PKCS11();
+p11.load(library);
+p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+const slot = p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trim() === label)!;
+const sessions = Array.from({ length: 17 }, () => p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION));
+p11.C_Login(sessions[0]!, pkcs11js.CKU_USER, readFileSync(pinFile, 'utf8').trim());
+
+const bool = (type: number, value: boolean) => ({ type, value });
+// Session objects: the baseline leaves nothing behind in the token.
+const aes = p11.C_GenerateKey(sessions[0]!, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+  { type: pkcs11js.CKA_VALUE_LEN, value: 32 }, bool(pkcs11js.CKA_TOKEN, false), bool(pkcs11js.CKA_SENSITIVE, true),
+  bool(pkcs11js.CKA_EXTRACTABLE, false), bool(pkcs11js.CKA_ENCRYPT, true), bool(pkcs11js.CKA_DECRYPT, true),
+]);
+const rsa = p11.C_GenerateKeyPair(sessions[0]!, { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN },
+  [{ type: pkcs11js.CKA_MODULUS_BITS, value: 2048 }, { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) }, bool(pkcs11js.CKA_TOKEN, false), bool(pkcs11js.CKA_VERIFY, true)],
+  [bool(pkcs11js.CKA_TOKEN, false), bool(pkcs11js.CKA_SIGN, true), bool(pkcs11js.CKA_SENSITIVE, true), bool(pkcs11js.CKA_EXTRACTABLE, false)]);
+const ec = p11.C_GenerateKeyPair(sessions[0]!, { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN },
+  [{ type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from('06082a8648ce3d030107', 'hex') }, bool(pkcs11js.CKA_TOKEN, false), bool(pkcs11js.CKA_VERIFY, true)],
+  [bool(pkcs11js.CKA_TOKEN, false), bool(pkcs11js.CKA_SIGN, true), bool(pkcs11js.CKA_SENSITIVE, true), bool(pkcs11js.CKA_EXTRACTABLE, false)]);
+const hmac = p11.C_GenerateKey(sessions[0]!, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, [
+  { type: pkcs11js.CKA_VALUE_LEN, value: 32 }, bool(pkcs11js.CKA_TOKEN, false), bool(pkcs11js.CKA_SIGN, true), bool(pkcs11js.CKA_SENSITIVE, true),
+]);
+
+const kib = randomBytes(1024);
+const gcm = () => ({
+  mechanism: pkcs11js.CKM_AES_GCM,
+  parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv: randomBytes(12), aad: Buffer.alloc(0), ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams,
+});
+const sealIv = randomBytes(12);
+p11.C_EncryptInit(sessions[0]!, { mechanism: pkcs11js.CKM_AES_GCM, parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv: sealIv, aad: Buffer.alloc(0), ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams }, aes);
+const sealed = Buffer.from(p11.C_Encrypt(sessions[0]!, kib, Buffer.alloc(1040)));
+const digest = createHash('sha256').update(kib).digest();
+const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), digest]);
+
+async function measure(inFlight: number, op: (session: Buffer) => Promise<unknown> | unknown): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let count = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async (_, i) => {
+      const session = sessions[i + 1]!;
+      while (performance.now() < end) {
+        await op(session);
+        count++;
+      }
+    }),
+  );
+  return Math.round(count / seconds);
+}
+
+const results = {
+  'AES-GCM encrypt 1 KiB (sync)': await measure(1, (s) => {
+    p11.C_EncryptInit(s, gcm(), aes);
+    return p11.C_Encrypt(s, kib, Buffer.alloc(1040));
+  }),
+  'AES-GCM decrypt 1 KiB (sync)': await measure(1, (s) => {
+    p11.C_DecryptInit(s, { mechanism: pkcs11js.CKM_AES_GCM, parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv: sealIv, aad: Buffer.alloc(0), ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams }, aes);
+    return p11.C_Decrypt(s, sealed, Buffer.alloc(1040));
+  }),
+  'RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)': await measure(16, (s) => {
+    p11.C_SignInit(s, { mechanism: pkcs11js.CKM_RSA_PKCS }, rsa.privateKey);
+    return p11.C_SignAsync(s, digestInfo, Buffer.alloc(256));
+  }),
+  'RSA-2048 verify (async, 16 in flight)': 0,
+  'ECDSA P-256 sign (async, 16 in flight)': await measure(16, (s) => {
+    p11.C_SignInit(s, { mechanism: pkcs11js.CKM_ECDSA }, ec.privateKey);
+    return p11.C_SignAsync(s, digest, Buffer.alloc(64));
+  }),
+  'HMAC-SHA256 1 KiB (sync)': await measure(1, (s) => {
+    p11.C_SignInit(s, { mechanism: pkcs11js.CKM_SHA256_HMAC }, hmac);
+    return p11.C_Sign(s, kib, Buffer.alloc(32));
+  }),
+};
+const signature = (() => {
+  p11.C_SignInit(sessions[0]!, { mechanism: pkcs11js.CKM_RSA_PKCS }, rsa.privateKey);
+  return Buffer.from(p11.C_Sign(sessions[0]!, digestInfo, Buffer.alloc(256)));
+})();
+results['RSA-2048 verify (async, 16 in flight)'] = await measure(16, (s) => {
+  p11.C_VerifyInit(s, { mechanism: pkcs11js.CKM_RSA_PKCS }, rsa.publicKey);
+  return p11.C_VerifyAsync(s, digestInfo, signature);
+});
+process.stdout.write(JSON.stringify(results));
+p11.C_Finalize();

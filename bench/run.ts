@@ -1,0 +1,261 @@
+/**
+ * `npm run bench [-- --quick]`: the service against its physical limits, measured in one run.
+ *
+ * A real server (mTLS, the SoftHSM2 token, SQLite, the ledger, a key policy naming the caller)
+ * runs in its own process; a load generator in another process keeps N calls in flight. Baselines
+ * from the same run: a no-op gRPC server with the same TLS and message sizes (bench/noop-server.ts)
+ * and raw pkcs11js on the same token (bench/raw-token.ts). Prints a table and writes JSON.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { LoadJob, LoadResult } from './load-generator.js';
+
+const quick = process.argv.includes('--quick');
+const SECONDS = quick ? 2 : 5;
+const WARMUP = quick ? 0.5 : 1;
+const CONCURRENCY = quick ? [16] : [1, 16, 64];
+const SCALE_KEYS = quick ? 200 : 10_000;
+const CLI = resolve('dist/src/cli/main.js');
+const ACCOUNT = '111122223333';
+const DEVELOPER = `arn:aws:iam::${ACCOUNT}:role/DeveloperRole`;
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+interface Row {
+  operation: string;
+  concurrency: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuUsPerRequest: number;
+  loopP99Ms?: number;
+  rssMiB?: number;
+  baseline?: string;
+  ratio?: number;
+  note?: string;
+}
+
+function cli(args: string[]): any {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`p11kms ${args[0]}: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15 of proc(5))
+}
+
+async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
+  let output = '';
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} in:\n${output}`)), 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = pattern.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolvePromise(match);
+      }
+      if (output.length > 1_000_000) output = output.slice(-10_000);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code}:\n${output}`)));
+  });
+}
+
+function loadOnce(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [resolve('dist/bench/load-generator.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('exit', (code) => (code === 0 ? resolvePromise(JSON.parse(out) as LoadResult) : reject(new Error(`load generator exited ${code}`))));
+    child.stdin.end(JSON.stringify(job));
+  });
+}
+
+/** One load run against a server process, with its CPU time and (for p11kms) the probe's numbers. */
+async function measure(server: { pid: number; address: string; probe?: string }, credentials: { ca: string; cert: string; key: string }, rpc: string, requests: unknown[], concurrency: number) {
+  if (server.probe) process.kill(server.pid, 'SIGUSR2'); // start a fresh probe window
+  const before = cpuTicks(server.pid);
+  const result = await loadOnce({ address: server.address, ...credentials, rpc, requests, concurrency, seconds: SECONDS, warmupSeconds: WARMUP });
+  // The warm-up also used CPU; charge it to the requests measured after it, as the worst case.
+  const ticks = cpuTicks(server.pid) - before;
+  let probe: { p99Ms: number; rssBytes: number } | undefined;
+  if (server.probe) {
+    process.kill(server.pid, 'SIGUSR2');
+    await new Promise((r) => setTimeout(r, 100));
+    probe = JSON.parse(readFileSync(server.probe, 'utf8'));
+  }
+  const totalRequests = result.requests * ((SECONDS + WARMUP) / SECONDS);
+  return { result, cpuUsPerRequest: (ticks * 1e6) / CLK_TCK / Math.max(1, totalRequests), probe };
+}
+
+const wire = (value: unknown): unknown =>
+  Buffer.isBuffer(value) ? { base64: value.toString('base64') } : Array.isArray(value) ? value.map(wire) : value && typeof value === 'object' ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, wire(v)])) : value;
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'p11kms-bench-'));
+  cli(['init', '--data-dir', dataDir]);
+  const issued = cli(['issue-cert', '--data-dir', dataDir, '--principal', DEVELOPER, '--name', 'developer']);
+  const pki = join(dataDir, 'pki');
+  const admin = { ca: join(pki, 'ca.pem'), cert: join(pki, 'clients', 'admin.pem'), key: join(pki, 'clients', 'admin.key') };
+  const developer = { ca: admin.ca, cert: issued.cert as string, key: issued.key as string };
+
+  const probe = join(dataDir, 'probe.json');
+  const server = spawn(process.execPath, ['--import', resolve('dist/bench/loop-probe.js'), CLI, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
+    env: { ...process.env, P11KMS_BENCH_PROBE: probe },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const address = (await waitForLine(server, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
+  server.stdout!.resume();
+  const kms = { pid: server.pid!, address, probe };
+
+  const definition = protoLoader.loadSync('p11kms/v1/kms.proto', { keepCase: true, longs: String, enums: String, defaults: false, arrays: true, objects: true, includeDirs: [resolve('proto')] });
+  const Client = (grpc.loadPackageDefinition(definition) as any).p11kms.v1.KeyManagementService;
+  const adminClient = new Client(address, grpc.credentials.createSsl(readFileSync(admin.ca), readFileSync(admin.key), readFileSync(admin.cert)), { 'grpc.ssl_target_name_override': 'localhost' });
+  const call = (rpc: string, request: object): Promise<any> =>
+    new Promise((res, rej) => adminClient[rpc](request, (e: Error | null, r: unknown) => (e ? rej(e) : res(r))));
+
+  // A realistic key policy: the account root administers, the developer role uses the key.
+  const policy = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'Admin', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' },
+      { Sid: 'Use', Effect: 'Allow', Principal: { AWS: DEVELOPER }, Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey', 'kms:Sign', 'kms:Verify', 'kms:GenerateMac'], Resource: '*',
+        Condition: { StringEquals: { 'kms:EncryptionContext:app': 'bench' } } },
+      { Sid: 'UseAsymmetric', Effect: 'Allow', Principal: { AWS: DEVELOPER }, Action: ['kms:Sign', 'kms:Verify', 'kms:GenerateMac'], Resource: '*' },
+    ],
+  });
+  const createKey = async (spec: string, usage: string) => (await call('CreateKey', { policy, key_spec: `KEY_SPEC_${spec}`, key_usage: `KEY_USAGE_${usage}` })).key_metadata.key_id as string;
+  const symmetric = await createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
+  const context = { app: 'bench' };
+  const plaintext = Buffer.alloc(1024, 42);
+  const sealed = (await call('Encrypt', { key_id: symmetric, plaintext, encryption_context: context })).ciphertext_blob as Buffer;
+
+  const cases: Array<{ operation: string; rpc: string; requests: () => Promise<object[]>; baseline?: string }> = [
+    { operation: 'Encrypt 1 KiB', rpc: 'Encrypt', requests: async () => [{ key_id: symmetric, plaintext, encryption_context: context }], baseline: 'noop Encrypt' },
+    { operation: 'Decrypt 1 KiB', rpc: 'Decrypt', requests: async () => [{ ciphertext_blob: sealed, encryption_context: context }], baseline: 'noop Decrypt' },
+    { operation: 'GenerateDataKey AES_256', rpc: 'GenerateDataKey', requests: async () => [{ key_id: symmetric, key_spec: 'DATA_KEY_SPEC_AES_256', encryption_context: context }] },
+    { operation: 'ReEncrypt', rpc: 'ReEncrypt', requests: async () => [{ ciphertext_blob: sealed, source_encryption_context: context, destination_key_id: symmetric, destination_encryption_context: context }] },
+  ];
+  const asymmetric: Array<[string, string, string, string]> = [
+    ['Sign RSA-2048', 'RSA_2048', 'RSASSA_PKCS1_V1_5_SHA_256', 'raw RSA'],
+    ['Sign ECDSA P-256', 'ECC_NIST_P256', 'ECDSA_SHA_256', 'raw ECDSA'],
+  ];
+  for (const [operation, spec, algorithm, baseline] of asymmetric) {
+    cases.push({
+      operation,
+      rpc: 'Sign',
+      baseline,
+      requests: async () => [{ key_id: await createKey(spec, 'SIGN_VERIFY'), message: plaintext, message_type: 'MESSAGE_TYPE_RAW', signing_algorithm: `SIGNING_ALGORITHM_SPEC_${algorithm}` }],
+    });
+  }
+  cases.push({
+    operation: 'GenerateMac HMAC_256',
+    rpc: 'GenerateMac',
+    baseline: 'raw HMAC',
+    requests: async () => [{ key_id: await createKey('HMAC_256', 'GENERATE_VERIFY_MAC'), message: plaintext, mac_algorithm: 'MAC_ALGORITHM_SPEC_HMAC_SHA_256' }],
+  });
+
+  const rows: Row[] = [];
+  for (const bench of cases) {
+    let requests: object[];
+    try {
+      requests = await bench.requests();
+    } catch (error) {
+      rows.push({ operation: bench.operation, concurrency: 0, rps: 0, p50Ms: 0, p99Ms: 0, cpuUsPerRequest: 0, note: `not run: ${(error as Error).message.split('\n')[0]}` });
+      continue;
+    }
+    for (const concurrency of CONCURRENCY) {
+      const { result, cpuUsPerRequest, probe: p } = await measure(kms, developer, bench.rpc, requests.map(wire), concurrency);
+      rows.push({
+        operation: bench.operation, concurrency, rps: result.rps, p50Ms: result.p50Ms, p99Ms: result.p99Ms, cpuUsPerRequest,
+        loopP99Ms: p?.p99Ms, rssMiB: p ? p.rssBytes / 2 ** 20 : undefined, baseline: bench.baseline,
+        note: result.errors ? `${result.errors} errors, e.g. ${result.firstError}` : undefined,
+      });
+    }
+  }
+
+  // Scale: the same Encrypt load over 10 keys and over SCALE_KEYS keys.
+  const keys = [symmetric];
+  while (keys.length < SCALE_KEYS) keys.push(await createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT'));
+  const encryptWith = (ids: string[]) => ids.map((key_id) => wire({ key_id, plaintext, encryption_context: context }));
+  for (const [label, ids] of [['10 keys', keys.slice(0, 10)], [`${SCALE_KEYS} keys`, keys]] as const) {
+    const { result, cpuUsPerRequest, probe: p } = await measure(kms, developer, 'Encrypt', encryptWith([...ids]), 64);
+    rows.push({ operation: `Encrypt 1 KiB, ${label}`, concurrency: 64, rps: result.rps, p50Ms: result.p50Ms, p99Ms: result.p99Ms, cpuUsPerRequest, loopP99Ms: p?.p99Ms, rssMiB: p ? p.rssBytes / 2 ** 20 : undefined });
+  }
+  adminClient.close();
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+
+  // Baselines, with the server stopped so they have the machine to themselves.
+  const noop = spawn(process.execPath, [resolve('dist/bench/noop-server.js'), admin.ca, join(pki, 'server.pem'), join(pki, 'server.key')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const noopAddress = (await waitForLine(noop, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
+  const baselines: Record<string, { rps: number; cpuUsPerRequest: number; concurrency: number }> = {};
+  for (const [name, rpc, request] of [['noop Encrypt', 'Encrypt', { key_id: symmetric, plaintext, encryption_context: context }], ['noop Decrypt', 'Decrypt', { ciphertext_blob: sealed }]] as const) {
+    for (const concurrency of CONCURRENCY) {
+      const { result, cpuUsPerRequest } = await measure({ pid: noop.pid!, address: noopAddress }, developer, rpc, [wire(request)], concurrency);
+      baselines[`${name}@${concurrency}`] = { rps: result.rps, cpuUsPerRequest, concurrency };
+    }
+  }
+  noop.kill('SIGTERM');
+  const raw = JSON.parse(
+    spawnSync(process.execPath, [resolve('dist/bench/raw-token.js'), '/usr/lib/softhsm/libsofthsm2.so', 'p11kms', join(dataDir, 'pin'), String(SECONDS)], {
+      env: { ...process.env, SOFTHSM2_CONF: join(dataDir, 'softhsm2.conf') },
+      encoding: 'utf8',
+    }).stdout,
+  ) as Record<string, number>;
+  const rawFor: Record<string, number | undefined> = {
+    'raw RSA': raw['RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)'],
+    'raw ECDSA': raw['ECDSA P-256 sign (async, 16 in flight)'],
+    'raw HMAC': raw['HMAC-SHA256 1 KiB (sync)'],
+  };
+  for (const row of rows) {
+    if (!row.baseline) continue;
+    const noopBase = baselines[`${row.baseline}@${row.concurrency}`];
+    const base = noopBase?.rps ?? rawFor[row.baseline];
+    if (base) row.ratio = row.rps / base;
+  }
+
+  const date = new Date().toISOString();
+  const table = [
+    `p11kms bench${quick ? ' (quick)' : ''} — ${date}, ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, ${SECONDS}s per cell`,
+    '',
+    '| operation | in flight | req/s | p50 ms | p99 ms | server CPU µs/req | loop p99 ms | RSS MiB | baseline | ratio |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) =>
+      r.note?.startsWith('not run')
+        ? `| ${r.operation} | – | – | – | – | – | – | – | – | ${r.note} |`
+        : `| ${r.operation} | ${r.concurrency} | ${r.rps.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.cpuUsPerRequest.toFixed(0)} | ${r.loopP99Ms?.toFixed(2) ?? '–'} | ${r.rssMiB?.toFixed(0) ?? '–'} | ${r.baseline ?? '–'} | ${r.ratio?.toFixed(2) ?? '–'}${r.note ? ` (${r.note})` : ''} |`,
+    ),
+    '',
+    '| baseline | in flight | req/s | server CPU µs/req |',
+    '|---|---|---|---|',
+    ...Object.entries(baselines).map(([name, b]) => `| ${name.split('@')[0]} | ${b.concurrency} | ${b.rps.toFixed(0)} | ${b.cpuUsPerRequest.toFixed(0)} |`),
+    ...Object.entries(raw).map(([name, ops]) => `| raw pkcs11js: ${name} | – | ${ops} | – |`),
+  ];
+  const encrypt64 = rows.find((r) => r.operation === 'Encrypt 1 KiB' && r.concurrency === 64);
+  const noop64 = baselines['noop Encrypt@64'];
+  const scale10 = rows.find((r) => r.operation === 'Encrypt 1 KiB, 10 keys');
+  const scaleMany = rows.find((r) => r.operation === `Encrypt 1 KiB, ${SCALE_KEYS} keys`);
+  const targets = {
+    'Encrypt@64 / noop@64 (target ≥ 0.80)': encrypt64 && noop64 ? encrypt64.rps / noop64.rps : undefined,
+    'Encrypt@64 CPU / noop CPU (target ≤ 2)': encrypt64 && noop64 ? encrypt64.cpuUsPerRequest / noop64.cpuUsPerRequest : undefined,
+    'RSA Sign@16 / raw async (target ≥ 0.80)': rows.find((r) => r.operation === 'Sign RSA-2048' && r.concurrency === 16)?.ratio,
+    [`${SCALE_KEYS} keys / 10 keys (target ≥ 0.95)`]: scale10 && scaleMany ? scaleMany.rps / scale10.rps : undefined,
+    'worst loop p99 ms (target ≤ 5)': Math.max(...rows.map((r) => r.loopP99Ms ?? 0)),
+    'worst p99/p50 at 16 in flight (target ≤ 4)': Math.max(...rows.filter((r) => r.concurrency === 16).map((r) => r.p99Ms / r.p50Ms)),
+  };
+  table.push('', '| target | value |', '|---|---|', ...Object.entries(targets).map(([k, v]) => `| ${k} | ${v === undefined ? 'not measured' : v.toFixed(2)} |`));
+  process.stdout.write(`${table.join('\n')}\n`);
+  mkdirSync('bench/results', { recursive: true });
+  const file = `bench/results/bench-${date.replace(/[:.]/g, '-')}.json`;
+  writeFileSync(file, JSON.stringify({ date, quick, seconds: SECONDS, rows, baselines, raw, targets }, null, 2));
+  process.stdout.write(`\nresults: ${file}\n`);
+  if (!existsSync(file)) process.exitCode = 1;
+}
+
+await main();
