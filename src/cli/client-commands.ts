@@ -6,6 +6,7 @@ import { dataDirLayout } from './data-dir.js';
 import { keyValuePairs, toAwsJson } from './aws-json.js';
 import { LIFECYCLE_COMMANDS } from './lifecycle-commands.js';
 import { AUTHORIZATION_COMMANDS } from './authorization-commands.js';
+import { ASYMMETRIC_COMMANDS } from './asymmetric-commands.js';
 
 
 const base64 = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64') : undefined);
@@ -40,15 +41,15 @@ const KEY_COMMANDS: CommandSpec[] = [
     name: 'encrypt',
     rpc: 'Encrypt',
     describe: 'encrypt up to 4096 bytes',
-    flags: [['--key-id <id>', 'key'], ['--plaintext <text>', 'UTF-8 plaintext'], ['--plaintext-base64 <b64>', 'plaintext in base64'], ['--plaintext-file <path>', 'plaintext from a file'], ['--encryption-context <key=value>', 'context pair (repeatable)', collect]],
-    request: (o) => ({ keyId: o.keyId, plaintext: plaintextFrom(o), encryptionContext: context(o.encryptionContext) }),
+    flags: [['--key-id <id>', 'key'], ['--plaintext <text>', 'UTF-8 plaintext'], ['--plaintext-base64 <b64>', 'plaintext in base64'], ['--plaintext-file <path>', 'plaintext from a file'], ['--encryption-context <key=value>', 'context pair (repeatable)', collect], ['--encryption-algorithm <alg>', 'SYMMETRIC_DEFAULT (default), RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256']],
+    request: (o) => ({ keyId: o.keyId, plaintext: plaintextFrom(o), encryptionContext: context(o.encryptionContext), encryptionAlgorithm: o.encryptionAlgorithm }),
   },
   {
     name: 'decrypt',
     rpc: 'Decrypt',
     describe: 'decrypt a ciphertext blob (base64); Plaintext is printed in base64',
-    flags: [['--ciphertext-blob <b64>', 'ciphertext'], ['--key-id <id>', 'expected key (optional)'], ['--encryption-context <key=value>', 'context pair (repeatable)', collect]],
-    request: (o) => ({ ciphertextBlob: base64(o.ciphertextBlob), keyId: o.keyId, encryptionContext: context(o.encryptionContext) }),
+    flags: [['--ciphertext-blob <b64>', 'ciphertext'], ['--key-id <id>', 'expected key (required for RSA keys)'], ['--encryption-context <key=value>', 'context pair (repeatable)', collect], ['--encryption-algorithm <alg>', 'RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for RSA keys']],
+    request: (o) => ({ ciphertextBlob: base64(o.ciphertextBlob), keyId: o.keyId, encryptionContext: context(o.encryptionContext), encryptionAlgorithm: o.encryptionAlgorithm }),
   },
   {
     name: 're-encrypt',
@@ -90,7 +91,7 @@ function connect(options: ConnectionOptions): KmsClient {
 }
 
 export function registerClientCommands(program: Command, run: (action: () => Promise<unknown>) => Promise<void>): void {
-  for (const spec of [...KEY_COMMANDS, ...LIFECYCLE_COMMANDS, ...AUTHORIZATION_COMMANDS]) {
+  for (const spec of [...KEY_COMMANDS, ...ASYMMETRIC_COMMANDS, ...LIFECYCLE_COMMANDS, ...AUTHORIZATION_COMMANDS]) {
     const command = program
       .command(spec.name)
       .description(spec.describe)

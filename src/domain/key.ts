@@ -50,7 +50,3 @@ export interface KeyRecord {
   /** The version Encrypt uses; Decrypt uses whichever version the ciphertext names. */
   readonly currentVersionId: string;
 }
-
-export function encryptionAlgorithmsFor(spec: KeySpec): EncryptionAlgorithm[] {
-  return spec === 'SYMMETRIC_DEFAULT' ? ['SYMMETRIC_DEFAULT'] : [];
-}

@@ -1,6 +1,7 @@
 import { KmsError, needs, validation } from '../domain/errors.js';
 import { keyArn, newKeyId, newKeyVersionId } from '../domain/ids.js';
 import { KEY_SPECS, KEY_USAGES, type KeyOrigin, type KeyRecord, type KeySpec, type KeyUsage, type Tag } from '../domain/key.js';
+import { usagesFor } from '../domain/key-spec-facts.js';
 import { defineOperation } from './operation.js';
 import { keyMetadata, type KeyMetadata } from './key-metadata.js';
 import { requestTagConditions, validateTags } from './tags.js';
@@ -53,11 +54,9 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
     needs(request.keyUsage === undefined || KEY_USAGES.includes(request.keyUsage), () => validation('Unknown KeyUsage.'));
     const spec = request.keySpec ?? 'SYMMETRIC_DEFAULT';
     const usage = request.keyUsage ?? 'ENCRYPT_DECRYPT';
-    needs(spec !== 'SYMMETRIC_DEFAULT' || usage === 'ENCRYPT_DECRYPT', () =>
-      validation(`KeyUsage ${usage} is not compatible with KeySpec SYMMETRIC_DEFAULT.`),
-    );
-    needs(spec === 'SYMMETRIC_DEFAULT', () =>
-      new KmsError('UnsupportedOperationException', `KeySpec ${spec} is not supported by this service yet.`),
+    // AWS KMS CreateKey: KeyUsage defaults to ENCRYPT_DECRYPT, which HMAC and ECC specs do not take.
+    needs(usagesFor(spec).includes(usage), () =>
+      validation(`KeyUsage ${usage} is not compatible with KeySpec ${spec}; it takes ${usagesFor(spec).join(' or ')}.`),
     );
     needs(request.origin === undefined || request.origin === 'AWS_KMS', () =>
       new KmsError('UnsupportedOperationException', `Origin ${request.origin} is not supported; keys are generated in the token.`),
@@ -66,6 +65,11 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
     validatePolicySize(request.policy);
   },
   async run(request, { hsm, store, clock, location, caller, policies }) {
+    const keySpec = request.keySpec ?? 'SYMMETRIC_DEFAULT';
+    const keyUsage = request.keyUsage ?? 'ENCRYPT_DECRYPT';
+    needs(hsm.capabilities.supportsKey(keySpec, keyUsage), () =>
+      new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} with KeyUsage ${keyUsage} is not supported by the HSM token of this service.`),
+    );
     const id = newKeyId();
     const arn = keyArn(location, caller.account, id);
     const policy = request.policy ?? policies.defaultPolicy(caller.account);
@@ -88,8 +92,8 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
       id,
       arn,
       account: caller.account,
-      keySpec: 'SYMMETRIC_DEFAULT',
-      keyUsage: 'ENCRYPT_DECRYPT',
+      keySpec,
+      keyUsage,
       origin: 'AWS_KMS',
       description: request.description ?? '',
       state: 'Enabled',
@@ -97,7 +101,7 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
       deletionDate: undefined,
       currentVersionId: versionId,
     };
-    await hsm.generateSymmetricKey({ versionId, label: `p11kms:${id}:${versionId}` });
+    await hsm.generateKey({ versionId, label: `p11kms:${id}:${versionId}`, keySpec, keyUsage });
     try {
       await store.createKey({ key, version: { id: versionId, keyId: id, createdAt: now }, tags: request.tags ?? [], policy });
     } catch (error) {
@@ -105,6 +109,6 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
       await hsm.destroyKey(versionId);
       throw error;
     }
-    return { keyMetadata: keyMetadata(key) };
+    return { keyMetadata: keyMetadata(key, hsm.capabilities) };
   },
 });

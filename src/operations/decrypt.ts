@@ -1,7 +1,10 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
-import type { EncryptionAlgorithm } from '../domain/key.js';
+import { invalidCiphertext, needs, validation } from '../domain/errors.js';
+import { ENCRYPTION_ALGORITHMS, type EncryptionAlgorithm } from '../domain/key.js';
+import { HsmDecryptionError } from '../ports/hsm.js';
+import { requireKeyAlgorithm, requireNoContext } from './key-algorithms.js';
 import { defineOperation } from './operation.js';
-import { keyIdInCiphertext, open, requireSymmetricAlgorithm, validateContext } from './symmetric.js';
+import { keyIdInCiphertext, open, validateContext } from './symmetric.js';
 
 export interface DecryptRequest {
   readonly ciphertextBlob?: Buffer;
@@ -16,14 +19,26 @@ export interface DecryptResponse {
   readonly encryptionAlgorithm: EncryptionAlgorithm;
 }
 
-/** AWS KMS Decrypt: the ciphertext names its key; a KeyId, when given, must be that key. */
+/** RSA ciphertexts name no key: AWS KMS Decrypt then needs KeyId and EncryptionAlgorithm. */
+const isAsymmetric = (algorithm: EncryptionAlgorithm | undefined) => algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT';
+
+/**
+ * AWS KMS Decrypt: a symmetric ciphertext names its key (a KeyId, when given, must be that key);
+ * an RSAES-OAEP ciphertext is decrypted with the private key of the KeyId given, inside the token.
+ */
 export const decrypt = defineOperation<DecryptRequest, DecryptResponse, 'key'>({
   name: 'Decrypt',
   keys: {
     key: {
-      ref: (r) => keyIdInCiphertext(r.ciphertextBlob),
+      ref: (r) => {
+        if (!isAsymmetric(r.encryptionAlgorithm)) return keyIdInCiphertext(r.ciphertextBlob);
+        needs(r.keyId !== undefined && r.keyId !== '', () =>
+          validation(`KeyId is required to decrypt with ${r.encryptionAlgorithm} (an asymmetric KMS key).`),
+        );
+        return r.keyId;
+      },
       field: 'CiphertextBlob',
-      mustMatch: { ref: (r) => r.keyId, field: 'KeyId' },
+      mustMatch: { ref: (r) => (isAsymmetric(r.encryptionAlgorithm) ? undefined : r.keyId), field: 'KeyId' },
       action: 'kms:Decrypt',
       stateRules: 'Decrypt',
       usage: 'ENCRYPT_DECRYPT',
@@ -36,13 +51,25 @@ export const decrypt = defineOperation<DecryptRequest, DecryptResponse, 'key'>({
   audit: (r) => ({ keyId: r.keyId, encryptionContext: r.encryptionContext, encryptionAlgorithm: r.encryptionAlgorithm }),
   validate(request) {
     validateContext(request.encryptionContext);
-    requireSymmetricAlgorithm(request.encryptionAlgorithm);
+    needs(request.encryptionAlgorithm === undefined || ENCRYPTION_ALGORITHMS.includes(request.encryptionAlgorithm), () =>
+      validation(`EncryptionAlgorithm must be one of ${ENCRYPTION_ALGORITHMS.join(', ')}.`),
+    );
+    needs(request.ciphertextBlob !== undefined && request.ciphertextBlob.length > 0, () => validation('CiphertextBlob is required.'));
   },
   async run(request, { hsm, store, keys: { key } }) {
-    return {
-      keyId: key.arn,
-      plaintext: await open(hsm, store, key, request.ciphertextBlob!, request.encryptionContext),
-      encryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-    };
+    const algorithm = request.encryptionAlgorithm ?? 'SYMMETRIC_DEFAULT';
+    requireKeyAlgorithm(key, 'encryptionAlgorithms', algorithm, hsm.capabilities, 'EncryptionAlgorithm');
+    if (algorithm === 'SYMMETRIC_DEFAULT') {
+      return { keyId: key.arn, plaintext: await open(hsm, store, key, request.ciphertextBlob!, request.encryptionContext), encryptionAlgorithm: algorithm };
+    }
+    requireNoContext(request.encryptionContext);
+    try {
+      const plaintext = await hsm.decryptAsymmetric(key.currentVersionId, key.keySpec, algorithm, request.ciphertextBlob!);
+      return { keyId: key.arn, plaintext, encryptionAlgorithm: algorithm };
+    } catch (error) {
+      // One answer for every bad RSA ciphertext, whatever the padding check found (RFC 8017 §7.1.2 note).
+      if (error instanceof HsmDecryptionError) throw invalidCiphertext();
+      throw error;
+    }
   },
 });

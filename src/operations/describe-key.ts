@@ -13,7 +13,7 @@ export const describeKey = defineOperation<DescribeKeyRequest, DescribeKeyRespon
   name: 'DescribeKey',
   keys: { key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:DescribeKey', stateRules: 'DescribeKey' } },
   audit: (request) => ({ keyId: request.keyId }),
-  async run(_request, { keys }) {
-    return { keyMetadata: keyMetadata(keys.key) };
+  async run(_request, { keys, hsm }) {
+    return { keyMetadata: keyMetadata(keys.key, hsm.capabilities) };
   },
 });

@@ -1,5 +1,5 @@
 import { defineOperation } from './operation.js';
-import { DEFAULT_ROTATION_DAYS, daysAfter, validateRotationPeriod } from './rotation.js';
+import { DEFAULT_ROTATION_DAYS, daysAfter, requireRotatable, validateRotationPeriod } from './rotation.js';
 
 export interface EnableKeyRotationRequest {
   readonly keyId?: string;
@@ -10,11 +10,12 @@ export interface EnableKeyRotationRequest {
 export const enableKeyRotation = defineOperation<EnableKeyRotationRequest, Record<string, never>, 'key'>({
   name: 'EnableKeyRotation',
   keys: {
-    key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:EnableKeyRotation', stateRules: 'EnableKeyRotation', usage: 'ENCRYPT_DECRYPT' },
+    key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:EnableKeyRotation', stateRules: 'EnableKeyRotation' },
   },
   audit: (r) => ({ keyId: r.keyId, rotationPeriodInDays: r.rotationPeriodInDays }),
   validate: (r) => validateRotationPeriod(r.rotationPeriodInDays),
   async run(request, { store, clock, keys: { key } }) {
+    requireRotatable(key);
     const periodDays = request.rotationPeriodInDays ?? DEFAULT_ROTATION_DAYS;
     await store.setRotation(key.id, { enabled: true, periodDays, nextRotationAt: daysAfter(clock.now(), periodDays) });
     return {};

@@ -1,7 +1,10 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
-import type { EncryptionAlgorithm } from '../domain/key.js';
+import { needs, validation } from '../domain/errors.js';
+import { ENCRYPTION_ALGORITHMS, type EncryptionAlgorithm } from '../domain/key.js';
+import { maxOaepPlaintextBytes } from '../domain/key-spec-facts.js';
+import { requireKeyAlgorithm, requireNoContext } from './key-algorithms.js';
 import { defineOperation } from './operation.js';
-import { requireSymmetricAlgorithm, seal, validateContext, validatePlaintext } from './symmetric.js';
+import { seal, validateContext, validatePlaintext } from './symmetric.js';
 
 export interface EncryptRequest {
   readonly keyId?: string;
@@ -16,7 +19,11 @@ export interface EncryptResponse {
   readonly encryptionAlgorithm: EncryptionAlgorithm;
 }
 
-/** AWS KMS Encrypt: up to 4,096 bytes under the key's current version, the context bound as AAD. */
+/**
+ * AWS KMS Encrypt: up to 4,096 bytes under a symmetric key's current version, the context bound as
+ * AAD; or RSAES-OAEP under an RSA key, whose ciphertext is the raw OAEP output (k bytes), so that
+ * OpenSSL or any RSA library can make and read the same ciphertexts with GetPublicKey's key.
+ */
 export const encrypt = defineOperation<EncryptRequest, EncryptResponse, 'key'>({
   name: 'Encrypt',
   keys: {
@@ -30,13 +37,22 @@ export const encrypt = defineOperation<EncryptRequest, EncryptResponse, 'key'>({
   validate(request) {
     validatePlaintext(request.plaintext);
     validateContext(request.encryptionContext);
-    requireSymmetricAlgorithm(request.encryptionAlgorithm);
+    needs(request.encryptionAlgorithm === undefined || ENCRYPTION_ALGORITHMS.includes(request.encryptionAlgorithm), () =>
+      validation(`EncryptionAlgorithm must be one of ${ENCRYPTION_ALGORITHMS.join(', ')}.`),
+    );
   },
   async run(request, { hsm, keys: { key } }) {
-    return {
-      ciphertextBlob: await seal(hsm, key, request.plaintext!, request.encryptionContext),
-      keyId: key.arn,
-      encryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-    };
+    const algorithm = request.encryptionAlgorithm ?? 'SYMMETRIC_DEFAULT';
+    requireKeyAlgorithm(key, 'encryptionAlgorithms', algorithm, hsm.capabilities, 'EncryptionAlgorithm');
+    if (algorithm === 'SYMMETRIC_DEFAULT') {
+      return { ciphertextBlob: await seal(hsm, key, request.plaintext!, request.encryptionContext), keyId: key.arn, encryptionAlgorithm: algorithm };
+    }
+    requireNoContext(request.encryptionContext);
+    const limit = maxOaepPlaintextBytes(key.keySpec, algorithm);
+    needs(request.plaintext!.length <= limit, () =>
+      validation(`Plaintext must be at most ${limit} bytes for ${key.keySpec} with ${algorithm}; it is ${request.plaintext!.length}.`),
+    );
+    const ciphertextBlob = await hsm.encryptAsymmetric(key.currentVersionId, key.keySpec, algorithm, request.plaintext!);
+    return { ciphertextBlob, keyId: key.arn, encryptionAlgorithm: algorithm };
   },
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { KmsError, needs, validation } from '../domain/errors.js';
 import { validateEncryptionContext } from '../domain/encryption-context.js';
-import type { KeyRecord } from '../domain/key.js';
+import type { KeyRecord, KeyUsage } from '../domain/key.js';
 import { parsePrincipal } from '../domain/principal.js';
 import { GRANT_OPERATIONS } from '../policy/grants.js';
 import type { GrantConstraintsRecord, GrantRecord } from '../ports/metadata-store.js';
@@ -9,11 +9,25 @@ import type { GrantConstraintsRecord, GrantRecord } from '../ports/metadata-stor
 /** AWS KMS CreateGrant: Name is 1–256 of [a-zA-Z0-9:/_-]. */
 const GRANT_NAME = /^[a-zA-Z0-9:/_-]{1,256}$/;
 
-/** Operations a grant may allow on a symmetric encryption key (AWS KMS "Grant operations"). */
+/** Operations a grant may allow on every key (AWS KMS Developer Guide, "Grant operations"). */
+const COMMON_GRANT_OPERATIONS = ['CreateGrant', 'RetireGrant', 'DescribeKey'];
+
+/** The grant operations each kind of key takes, by key usage; symmetric encryption keys apart. */
 const SYMMETRIC_GRANT_OPERATIONS = new Set([
+  ...COMMON_GRANT_OPERATIONS,
   'Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo',
-  'CreateGrant', 'RetireGrant', 'DescribeKey', 'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext',
+  'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext',
 ]);
+const GRANT_OPERATIONS_BY_USAGE: Readonly<Record<KeyUsage, ReadonlySet<string>>> = {
+  ENCRYPT_DECRYPT: new Set([...COMMON_GRANT_OPERATIONS, 'Decrypt', 'Encrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey']),
+  SIGN_VERIFY: new Set([...COMMON_GRANT_OPERATIONS, 'Sign', 'Verify', 'GetPublicKey']),
+  GENERATE_VERIFY_MAC: new Set([...COMMON_GRANT_OPERATIONS, 'GenerateMac', 'VerifyMac']),
+  KEY_AGREEMENT: new Set([...COMMON_GRANT_OPERATIONS, 'DeriveSharedSecret', 'GetPublicKey']),
+};
+
+function grantOperationsFor(key: KeyRecord): ReadonlySet<string> {
+  return key.keySpec === 'SYMMETRIC_DEFAULT' ? SYMMETRIC_GRANT_OPERATIONS : GRANT_OPERATIONS_BY_USAGE[key.keyUsage];
+}
 
 export function validatePrincipalField(value: string | undefined, field: string, required: boolean): void {
   if (value === undefined || value === '') {
@@ -50,7 +64,8 @@ export function validateConstraints(constraints: GrantConstraintsRecord | undefi
 }
 
 export function checkOperationsFitKey(operations: readonly string[], key: KeyRecord): void {
-  const unfit = operations.filter((operation) => key.keySpec === 'SYMMETRIC_DEFAULT' && !SYMMETRIC_GRANT_OPERATIONS.has(operation));
+  const fit = grantOperationsFor(key);
+  const unfit = operations.filter((operation) => !fit.has(operation));
   needs(unfit.length === 0, () =>
     validation(`Grant operations ${unfit.join(', ')} are not valid for ${key.arn} (${key.keySpec}).`),
   );

@@ -1,4 +1,11 @@
-import { encryptionAlgorithmsFor, type EncryptionAlgorithm, type KeyRecord } from '../domain/key.js';
+import type { EncryptionAlgorithm, KeyRecord } from '../domain/key.js';
+import {
+  algorithmListsFor,
+  type KeyAgreementAlgorithm,
+  type MacAlgorithm,
+  type SigningAlgorithm,
+} from '../domain/key-spec-facts.js';
+import type { HsmCapabilities } from '../ports/hsm.js';
 
 /** The KeyMetadata structure of the AWS KMS API, as CreateKey and DescribeKey return it. */
 export interface KeyMetadata {
@@ -15,10 +22,26 @@ export interface KeyMetadata {
   readonly keyManager: 'CUSTOMER';
   readonly keySpec: KeyRecord['keySpec'];
   readonly encryptionAlgorithms: EncryptionAlgorithm[];
+  readonly signingAlgorithms: SigningAlgorithm[];
+  readonly macAlgorithms: MacAlgorithm[];
+  readonly keyAgreementAlgorithms: KeyAgreementAlgorithm[];
   readonly multiRegion: boolean;
 }
 
-export function keyMetadata(key: KeyRecord): KeyMetadata {
+/** The algorithm lists of a key, only those this token can run (issue 4, item 9). */
+export function keyAlgorithms(key: KeyRecord, capabilities: HsmCapabilities) {
+  const lists = algorithmListsFor(key.keySpec, key.keyUsage);
+  const works = <A extends Parameters<HsmCapabilities['supportsAlgorithm']>[0]>(algorithms: readonly A[]) =>
+    algorithms.filter((algorithm) => capabilities.supportsAlgorithm(algorithm));
+  return {
+    encryptionAlgorithms: works(lists.encryptionAlgorithms),
+    signingAlgorithms: works(lists.signingAlgorithms),
+    macAlgorithms: works(lists.macAlgorithms),
+    keyAgreementAlgorithms: works(lists.keyAgreementAlgorithms),
+  };
+}
+
+export function keyMetadata(key: KeyRecord, capabilities: HsmCapabilities): KeyMetadata {
   return {
     awsAccountId: key.account,
     keyId: key.id,
@@ -32,7 +55,7 @@ export function keyMetadata(key: KeyRecord): KeyMetadata {
     origin: key.origin,
     keyManager: 'CUSTOMER',
     keySpec: key.keySpec,
-    encryptionAlgorithms: encryptionAlgorithmsFor(key.keySpec),
+    ...keyAlgorithms(key, capabilities),
     multiRegion: false,
   };
 }

@@ -1,5 +1,5 @@
 import { defineOperation } from './operation.js';
-import { MAX_ON_DEMAND_ROTATIONS, rotateKey } from './rotation.js';
+import { MAX_ON_DEMAND_ROTATIONS, requireRotatable, rotateKey } from './rotation.js';
 
 export interface RotateKeyOnDemandRequest {
   readonly keyId?: string;
@@ -9,10 +9,11 @@ export interface RotateKeyOnDemandRequest {
 export const rotateKeyOnDemand = defineOperation<RotateKeyOnDemandRequest, { keyId: string }, 'key'>({
   name: 'RotateKeyOnDemand',
   keys: {
-    key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:RotateKeyOnDemand', stateRules: 'RotateKeyOnDemand', usage: 'ENCRYPT_DECRYPT' },
+    key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:RotateKeyOnDemand', stateRules: 'RotateKeyOnDemand' },
   },
   audit: (r) => ({ keyId: r.keyId }),
   async run(_request, { hsm, store, clock, keys: { key } }) {
+    requireRotatable(key);
     await rotateKey(hsm, store, key, clock.now(), {
       makeCurrent: true,
       rotationType: 'ON_DEMAND',

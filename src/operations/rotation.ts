@@ -1,4 +1,5 @@
-import { needs, validation } from '../domain/errors.js';
+import { KmsError, needs, validation } from '../domain/errors.js';
+import { isRotatable } from '../domain/key-spec-facts.js';
 import { newKeyVersionId } from '../domain/ids.js';
 import type { KeyRecord } from '../domain/key.js';
 import type { Hsm } from '../ports/hsm.js';
@@ -16,6 +17,16 @@ const DAY_MS = 86_400_000;
 export function validateRotationPeriod(days: number | undefined): void {
   needs(days === undefined || (Number.isInteger(days) && days >= MIN_ROTATION_DAYS && days <= MAX_ROTATION_DAYS), () =>
     validation(`RotationPeriodInDays must be between ${MIN_ROTATION_DAYS} and ${MAX_ROTATION_DAYS}.`),
+  );
+}
+
+/**
+ * AWS KMS rotates symmetric encryption keys only: EnableKeyRotation, DisableKeyRotation and
+ * RotateKeyOnDemand on an asymmetric or HMAC key answer UnsupportedOperationException.
+ */
+export function requireRotatable(key: KeyRecord): void {
+  needs(isRotatable(key.keySpec), () =>
+    new KmsError('UnsupportedOperationException', `${key.arn} is a ${key.keySpec} key; only symmetric encryption keys can be rotated.`),
   );
 }
 

@@ -36,8 +36,15 @@ export function keyIdInCiphertext(blob: Buffer | undefined): string {
   return decodeCiphertext(blob).keyId;
 }
 
-/** Seals plaintext under the key's current version, inside the token. */
+/**
+ * Seals plaintext under the key's current version, inside the token. Only a symmetric encryption
+ * key seals (AWS KMS: GenerateDataKey, GenerateDataKeyPair and ReEncrypt's destination without an
+ * asymmetric algorithm need one; another key gives InvalidKeyUsageException).
+ */
 export async function seal(hsm: Hsm, key: KeyRecord, plaintext: Buffer, context: EncryptionContext = {}): Promise<Buffer> {
+  needs(key.keySpec === 'SYMMETRIC_DEFAULT', () =>
+    new KmsError('InvalidKeyUsageException', `${key.arn} is not a symmetric encryption KMS key (${key.keySpec}).`),
+  );
   const sealed = await hsm.encrypt(key.currentVersionId, plaintext, canonicalEncryptionContext(context));
   return encodeCiphertext({ keyId: key.id, keyVersionId: key.currentVersionId, ...sealed });
 }

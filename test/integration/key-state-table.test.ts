@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../../src/operations/index.js';
 import type { AnyOperation } from '../../src/operations/operation.js';
@@ -23,6 +24,14 @@ Decrypt                         ok  DIS INV INV UNA INV INV
 ReEncrypt                       ok  DIS INV INV UNA INV INV
 GenerateDataKey                 ok  DIS INV INV UNA INV INV
 GenerateDataKeyWithoutPlaintext ok  DIS INV INV UNA INV INV
+GenerateDataKeyPair             ok  DIS INV INV UNA INV INV
+GenerateDataKeyPairWithoutPlaintext ok DIS INV INV UNA INV INV
+Sign                            ok  DIS INV INV UNA INV INV
+Verify                          ok  DIS INV INV UNA INV INV
+GetPublicKey                    ok  DIS INV INV UNA INV INV
+GenerateMac                     ok  DIS INV INV UNA INV INV
+VerifyMac                       ok  DIS INV INV UNA INV INV
+DeriveSharedSecret              ok  DIS INV INV UNA INV INV
 CreateAlias                     ok  ok  INV ok  ok  INV INV
 UpdateAlias                     ok  ok  INV ok  ok  INV INV
 DeleteAlias                     ok  ok  ok  ok  ok  ok  ok
@@ -58,7 +67,23 @@ interface Fixture {
   readonly aliasOfKey: string;
   readonly aliasOfOther: string;
   readonly grantId: string;
+  /** A signature or MAC made while the key was enabled (Verify, VerifyMac). */
+  readonly proof: Buffer | undefined;
 }
+
+/** The operations that need a key of another kind than a symmetric encryption key. */
+const KEY_KINDS: Record<string, { keySpec: string; keyUsage: string }> = {
+  Sign: { keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' },
+  Verify: { keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' },
+  GetPublicKey: { keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' },
+  GenerateMac: { keySpec: 'HMAC_256', keyUsage: 'GENERATE_VERIFY_MAC' },
+  VerifyMac: { keySpec: 'HMAC_256', keyUsage: 'GENERATE_VERIFY_MAC' },
+  DeriveSharedSecret: { keySpec: 'ECC_NIST_P256', keyUsage: 'KEY_AGREEMENT' },
+};
+const MESSAGE = Buffer.from('message');
+const PEER_PUBLIC_KEY = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'der', type: 'spki' });
+const SIGN = { message: MESSAGE, signingAlgorithm: 'ECDSA_SHA_256' };
+const MAC = { message: MESSAGE, macAlgorithm: 'HMAC_SHA_256' };
 
 /** The operation and a valid request for it, naming the key under test. */
 const CALLS: Record<string, (f: Fixture) => [AnyOperation, object]> = {
@@ -91,6 +116,14 @@ const CALLS: Record<string, (f: Fixture) => [AnyOperation, object]> = {
   ListGrants: (f) => [ops.listGrants, { keyId: f.keyId }],
   RetireGrant: (f) => [ops.retireGrant, { keyId: f.keyId, grantId: f.grantId }],
   RevokeGrant: (f) => [ops.revokeGrant, { keyId: f.keyId, grantId: f.grantId }],
+  GenerateDataKeyPair: (f) => [ops.generateDataKeyPair, { keyId: f.keyId, keyPairSpec: 'ECC_NIST_P256' }],
+  GenerateDataKeyPairWithoutPlaintext: (f) => [ops.generateDataKeyPairWithoutPlaintext, { keyId: f.keyId, keyPairSpec: 'ECC_NIST_P256' }],
+  Sign: (f) => [ops.sign, { keyId: f.keyId, ...SIGN }],
+  Verify: (f) => [ops.verify, { keyId: f.keyId, ...SIGN, signature: f.proof }],
+  GetPublicKey: (f) => [ops.getPublicKey, { keyId: f.keyId }],
+  GenerateMac: (f) => [ops.generateMac, { keyId: f.keyId, ...MAC }],
+  VerifyMac: (f) => [ops.verifyMac, { keyId: f.keyId, ...MAC, mac: f.proof }],
+  DeriveSharedSecret: (f) => [ops.deriveSharedSecret, { keyId: f.keyId, keyAgreementAlgorithm: 'ECDH', publicKey: PEER_PUBLIC_KEY }],
 };
 
 let h: PipelineHarness;
@@ -100,18 +133,29 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-/** A fresh Enabled key with a ciphertext and aliases, then put into `state`. */
-async function keyIn(state: KeyState): Promise<Fixture> {
+/**
+ * A fresh Enabled key (of the kind the operation needs) with a ciphertext or a signature or MAC,
+ * and aliases, then put into `state`.
+ */
+async function keyIn(state: KeyState, operation: string): Promise<Fixture> {
   const n = cell++;
-  const key = (await h.call(ops.createKey, {})).keyMetadata;
+  const kind = KEY_KINDS[operation];
+  const key = (await h.call(ops.createKey, kind ?? {})).keyMetadata;
   const other = (await h.call(ops.createKey, {})).keyMetadata;
-  const { ciphertextBlob } = await h.call(ops.encrypt, { keyId: key.keyId, plaintext: Buffer.from('x') });
+  const { ciphertextBlob } = kind ? { ciphertextBlob: Buffer.alloc(0) } : await h.call(ops.encrypt, { keyId: key.keyId, plaintext: Buffer.from('x') });
+  const proof =
+    operation === 'Verify'
+      ? (await h.call(ops.sign, { keyId: key.keyId, ...SIGN })).signature
+      : operation === 'VerifyMac'
+        ? (await h.call(ops.generateMac, { keyId: key.keyId, ...MAC })).mac
+        : undefined;
   await h.call(ops.createAlias, { aliasName: `alias/cell-${n}`, targetKeyId: key.keyId });
   await h.call(ops.createAlias, { aliasName: `alias/cell-${n}-other`, targetKeyId: other.keyId });
-  const { grantId } = await h.call(ops.createGrant, { keyId: key.keyId, granteePrincipal: DEVELOPER, operations: ['Encrypt'] });
+  const grantOperations = kind ? ['DescribeKey'] : ['Encrypt'];
+  const { grantId } = await h.call(ops.createGrant, { keyId: key.keyId, granteePrincipal: DEVELOPER, operations: grantOperations });
   if (state === 'PendingDeletion') await h.store.scheduleKeyDeletion(key.keyId, new Date(h.clock.now().getTime() + 7 * 86_400_000));
   else if (state !== 'Enabled') await h.store.setKeyState(key.keyId, state);
-  return { keyId: key.keyId, ciphertextBlob, aliasOfKey: `alias/cell-${n}`, aliasOfOther: `alias/cell-${n}-other`, grantId };
+  return { keyId: key.keyId, ciphertextBlob, aliasOfKey: `alias/cell-${n}`, aliasOfOther: `alias/cell-${n}-other`, grantId, proof };
 }
 
 describe('the key-state table, cell by cell through the pipeline', () => {
@@ -126,7 +170,7 @@ describe('the key-state table, cell by cell through the pipeline', () => {
   );
 
   it.each(cells)('%s on a %s key: %s', async (operation, state, expected) => {
-    const fixture = await keyIn(state);
+    const fixture = await keyIn(state, operation);
     const [op, request] = CALLS[operation]!(fixture);
     const outcome = await h.call(op, request).then(
       () => 'allow',

@@ -50,7 +50,7 @@ describe('CreateKey and DescribeKey', () => {
   it.each([
     [{ description: 'x'.repeat(8193) }, 'ValidationException'],
     [{ keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'SIGN_VERIFY' }, 'ValidationException'],
-    [{ keySpec: 'RSA_2048', keyUsage: 'SIGN_VERIFY' }, 'UnsupportedOperationException'],
+    [{ keySpec: 'HMAC_256' }, 'ValidationException'],
     [{ origin: 'EXTERNAL' }, 'UnsupportedOperationException'],
     [{ tags: [{ tagKey: 'aws:reserved', tagValue: 'x' }] }, 'TagException'],
     [{ tags: Array.from({ length: 51 }, (_, i) => ({ tagKey: `k${i}`, tagValue: 'v' })) }, 'TagException'],

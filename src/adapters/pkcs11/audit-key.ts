@@ -82,29 +82,5 @@ export function p256PublicKeySpki(ecPoint: Buffer): Buffer {
   return Buffer.concat([P256_SPKI_PREFIX, point]);
 }
 
-/**
- * CKM_ECDSA's signature is r‖s, each the size of the group order (PKCS#11 v2.40 §2.3.1); X.509 and
- * node:crypto's default read Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } (RFC 3279 §2.2.3).
- */
-export function ecdsaRawToDer(raw: Buffer): Buffer {
-  if (raw.length === 0 || raw.length % 2 !== 0) throw new Error('an ECDSA r‖s signature has an even, non-zero length');
-  const half = raw.length / 2;
-  const body = Buffer.concat([derInteger(raw.subarray(0, half)), derInteger(raw.subarray(half))]);
-  return Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]);
-}
-
-/** A DER INTEGER of an unsigned big-endian number: minimal, with a 0x00 byte when the top bit is set. */
-function derInteger(unsigned: Buffer): Buffer {
-  let start = 0;
-  while (start < unsigned.length - 1 && unsigned[start] === 0) start++;
-  const digits = unsigned.subarray(start);
-  const value = (digits[0] as number) & 0x80 ? Buffer.concat([Buffer.from([0]), digits]) : digits;
-  return Buffer.concat([Buffer.from([0x02]), derLength(value.length), value]);
-}
-
-function derLength(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length]);
-  const bytes: number[] = [];
-  for (let rest = length; rest > 0; rest >>= 8) bytes.unshift(rest & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
+// The DER conversion is shared with every KMS key's ECDSA signatures.
+export { ecdsaRawToDer } from './public-key-der.js';

@@ -1,13 +1,25 @@
-import { randomFillSync } from 'node:crypto';
+import { constants as cryptoConstants, createPublicKey, publicEncrypt, randomFillSync } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { GCM_IV_BYTES, GCM_TAG_BYTES } from '../../domain/ciphertext.js';
+import type { KeySpec } from '../../domain/key.js';
+import {
+  KEY_SPEC_FACTS,
+  OAEP_HASH,
+  type KeyAgreementAlgorithm,
+  type MacAlgorithm,
+  type SigningAlgorithm,
+} from '../../domain/key-spec-facts.js';
 import {
   HsmAuthenticationError,
+  HsmDecryptionError,
   HsmKeyNotFoundError,
+  HsmUnsupportedError,
   type AesGcmSealed,
   type AuditSigningHsm,
   type Hsm,
   type KeyObjectAttributes,
+  type KeyTemplate,
+  type OaepAlgorithm,
   type SymmetricKeyTemplate,
 } from '../../ports/hsm.js';
 import {
@@ -18,6 +30,19 @@ import {
   p256PublicKeySpki,
 } from './audit-key.js';
 import { BlockingCalls } from './blocking-calls.js';
+import {
+  byVersionAndClass,
+  generation,
+  JWK_CURVES,
+  macMechanism,
+  oaepMechanism,
+  oaepMode,
+  sharedSecretTemplate,
+  SIGNING_MECHANISMS,
+  TokenCapabilities,
+} from './mechanisms.js';
+import { decodeOaep } from './oaep.js';
+import { ecdsaDerToRaw, ecdsaRawToDer as rawToDer, ecSpki, ed25519Spki, rsaSpki, unwrapEcPoint } from './public-key-der.js';
 import { SessionPool } from './session-pool.js';
 import { aes256KeyTemplate, byVersionId, CUSTODY_ATTRIBUTES } from './templates.js';
 import { PROFILES, profileForManufacturer, type ProfileName, type VendorProfile } from './vendor-profiles.js';
@@ -55,6 +80,10 @@ function library(path: string): pkcs11js.PKCS11 {
 export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   /** Key-version id → object handle. Handles stay valid for the life of the application. */
   private readonly handles = new Map<string, Handle>();
+  /** `<CKO_*>:<key-version id>` → the handle of one half of an asymmetric pair or an HMAC secret. */
+  private readonly objects = new Map<string, Handle>();
+  /** Public keys never change: key-version id → SubjectPublicKeyInfo DER. */
+  private readonly publicKeys = new Map<string, Buffer>();
   /** The audit key pair, found or made once (ensureAuditSigningKey). */
   private auditKey: Promise<{ privateKey: Handle; publicKeySpkiDer: Buffer }> | undefined;
 
@@ -66,6 +95,7 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     private readonly pool: SessionPool<Session>,
     private readonly sessions: readonly Session[],
     private readonly blocking: BlockingCalls,
+    readonly capabilities: TokenCapabilities,
   ) {}
 
   static async open(options: Pkcs11HsmOptions): Promise<Pkcs11Hsm> {
@@ -91,7 +121,142 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     }
     const sessions = Array.from({ length: profile.sessionPoolSize }, () => p11.C_OpenSession(slot, flags));
     const blocking = await BlockingCalls.start(options.libraryPath, slot);
-    return new Pkcs11Hsm(p11, profile, syncSession, new SessionPool(sessions), sessions, blocking);
+    const capabilities = new TokenCapabilities(p11.C_GetMechanismList(slot), profile);
+    return new Pkcs11Hsm(p11, profile, syncSession, new SessionPool(sessions), sessions, blocking, capabilities);
+  }
+
+  async generateKey(template: KeyTemplate): Promise<void> {
+    if (!this.capabilities.supportsKey(template.keySpec, template.keyUsage)) {
+      throw new HsmUnsupportedError(`this token cannot generate ${template.keySpec} keys for ${template.keyUsage}`);
+    }
+    const plan = generation(template);
+    if (plan.kind === 'secret') {
+      const handle = await this.pool.use((session) => this.p11.C_GenerateKeyAsync(session, plan.mechanism, plan.template));
+      this.objects.set(`${pkcs11js.CKO_SECRET_KEY}:${template.versionId}`, handle);
+      return;
+    }
+    const pair = await this.pool.use((session) =>
+      this.p11.C_GenerateKeyPairAsync(session, plan.mechanism, plan.publicTemplate, plan.privateTemplate),
+    );
+    this.objects.set(`${pkcs11js.CKO_PUBLIC_KEY}:${template.versionId}`, pair.publicKey);
+    this.objects.set(`${pkcs11js.CKO_PRIVATE_KEY}:${template.versionId}`, pair.privateKey);
+  }
+
+  async publicKey(versionId: string, spec: KeySpec): Promise<Buffer> {
+    const cached = this.publicKeys.get(versionId);
+    if (cached) return Buffer.from(cached);
+    const handle = await this.object(versionId, pkcs11js.CKO_PUBLIC_KEY);
+    const facts = KEY_SPEC_FACTS[spec];
+    let spki: Buffer;
+    if (facts.family === 'RSA') {
+      const values = await this.blocking.attributes(handle, [pkcs11js.CKA_MODULUS, pkcs11js.CKA_PUBLIC_EXPONENT]);
+      spki = rsaSpki(values.get(pkcs11js.CKA_MODULUS)!, values.get(pkcs11js.CKA_PUBLIC_EXPONENT)!);
+    } else {
+      const point = (await this.blocking.attributes(handle, [pkcs11js.CKA_EC_POINT])).get(pkcs11js.CKA_EC_POINT)!;
+      spki =
+        facts.family === 'EDWARDS'
+          ? ed25519Spki(unwrapEcPoint(point, 32))
+          : ecSpki(JWK_CURVES[spec]!, unwrapEcPoint(point, 1 + 2 * facts.coordinateBytes!), facts.coordinateBytes!);
+    }
+    this.publicKeys.set(versionId, spki);
+    return Buffer.from(spki);
+  }
+
+  async sign(versionId: string, spec: KeySpec, algorithm: SigningAlgorithm, input: Buffer): Promise<Buffer> {
+    this.requireAlgorithm(algorithm);
+    const table = SIGNING_MECHANISMS[algorithm];
+    const key = await this.object(versionId, pkcs11js.CKO_PRIVATE_KEY);
+    const output = Buffer.alloc(signatureBytes(spec));
+    const signature = await this.pool.use(async (session) => {
+      this.p11.C_SignInit(session, table.mechanism, key);
+      return this.p11.C_SignAsync(session, table.input(input), output);
+    });
+    return table.encoding === 'ecdsa-der' ? rawToDer(signature) : Buffer.from(signature);
+  }
+
+  async verify(versionId: string, spec: KeySpec, algorithm: SigningAlgorithm, input: Buffer, signature: Buffer): Promise<boolean> {
+    this.requireAlgorithm(algorithm);
+    const table = SIGNING_MECHANISMS[algorithm];
+    const tokenSignature =
+      table.encoding === 'ecdsa-der' ? ecdsaDerToRaw(signature, KEY_SPEC_FACTS[spec].coordinateBytes!) : signature;
+    if (tokenSignature === undefined || tokenSignature.length === 0) return false;
+    const key = await this.object(versionId, pkcs11js.CKO_PUBLIC_KEY);
+    try {
+      return await this.pool.use(async (session) => {
+        this.p11.C_VerifyInit(session, table.mechanism, key);
+        return this.p11.C_VerifyAsync(session, table.input(input), tokenSignature);
+      });
+    } catch (error) {
+      // PKCS#11 v2.40 §5.13: a signature that does not verify, or has the wrong length.
+      if (['CKR_SIGNATURE_INVALID', 'CKR_SIGNATURE_LEN_RANGE'].includes(pkcs11Code(error) ?? '')) return false;
+      throw error;
+    }
+  }
+
+  async encryptAsymmetric(versionId: string, spec: KeySpec, algorithm: OaepAlgorithm, plaintext: Buffer): Promise<Buffer> {
+    const mode = this.requireOaep(algorithm);
+    if (mode === 'host-decoding') {
+      // Encryption needs only the public key: the same OAEP output, padded by node:crypto.
+      const publicKey = createPublicKey({ key: await this.publicKey(versionId, spec), format: 'der', type: 'spki' });
+      return publicEncrypt({ key: publicKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: OAEP_HASH[algorithm] }, plaintext);
+    }
+    const key = await this.object(versionId, pkcs11js.CKO_PUBLIC_KEY);
+    return this.pool.use(async (session) => {
+      this.p11.C_EncryptInit(session, oaepMechanism(OAEP_HASH[algorithm]), key);
+      return this.p11.C_EncryptAsync(session, plaintext, Buffer.alloc(KEY_SPEC_FACTS[spec].modulusBytes!));
+    });
+  }
+
+  async decryptAsymmetric(versionId: string, spec: KeySpec, algorithm: OaepAlgorithm, ciphertext: Buffer): Promise<Buffer> {
+    const mode = this.requireOaep(algorithm);
+    const modulusBytes = KEY_SPEC_FACTS[spec].modulusBytes!;
+    // RFC 8017 §7.1.2 step 1: the ciphertext is exactly k bytes.
+    if (ciphertext.length !== modulusBytes) throw new HsmDecryptionError('the ciphertext does not decrypt');
+    const key = await this.object(versionId, pkcs11js.CKO_PRIVATE_KEY);
+    const mechanism = mode === 'token' ? oaepMechanism(OAEP_HASH[algorithm]) : { mechanism: pkcs11js.CKM_RSA_X_509 };
+    let output: Buffer;
+    try {
+      output = await this.pool.use(async (session) => {
+        this.p11.C_DecryptInit(session, mechanism, key);
+        return this.p11.C_DecryptAsync(session, ciphertext, Buffer.alloc(modulusBytes));
+      });
+    } catch (error) {
+      if (pkcs11Code(error)) throw new HsmDecryptionError('the ciphertext does not decrypt');
+      throw error;
+    }
+    if (mode === 'token') return output;
+    const plaintext = decodeOaep(output, OAEP_HASH[algorithm], modulusBytes);
+    output.fill(0);
+    if (!plaintext) throw new HsmDecryptionError('the ciphertext does not decrypt');
+    return plaintext;
+  }
+
+  async mac(versionId: string, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer> {
+    this.requireAlgorithm(algorithm);
+    const key = await this.object(versionId, pkcs11js.CKO_SECRET_KEY);
+    return this.pool.use(async (session) => {
+      this.p11.C_SignInit(session, macMechanism(algorithm), key);
+      return this.p11.C_SignAsync(session, message, Buffer.alloc(64));
+    });
+  }
+
+  async deriveSharedSecret(versionId: string, algorithm: KeyAgreementAlgorithm, peerPoint: Buffer): Promise<Buffer> {
+    this.requireAlgorithm(algorithm);
+    const key = await this.object(versionId, pkcs11js.CKO_PRIVATE_KEY);
+    // The x-coordinate of the shared point is as long as a coordinate: (point length − 1) / 2.
+    const secretBytes = (peerPoint.length - 1) / 2;
+    const mechanism: pkcs11js.Mechanism = {
+      mechanism: pkcs11js.CKM_ECDH1_DERIVE,
+      parameter: { type: pkcs11js.CK_PARAMS_EC_DH, kdf: pkcs11js.CKD_NULL, publicData: peerPoint } as pkcs11js.ECDH1,
+    };
+    return this.pool.use(async (session) => {
+      const secret = await this.p11.C_DeriveKeyAsync(session, mechanism, key, sharedSecretTemplate(secretBytes));
+      try {
+        return (await this.blocking.attributes(secret, [pkcs11js.CKA_VALUE])).get(pkcs11js.CKA_VALUE)!;
+      } finally {
+        await this.blocking.destroy(secret);
+      }
+    });
   }
 
   async generateSymmetricKey(template: SymmetricKeyTemplate): Promise<void> {
@@ -105,6 +270,10 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     const handles = await this.blocking.find(byVersionId(versionId), 16);
     for (const handle of handles) await this.blocking.destroy(handle);
     this.handles.delete(versionId);
+    this.publicKeys.delete(versionId);
+    for (const objectClass of [pkcs11js.CKO_SECRET_KEY, pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) {
+      this.objects.delete(`${objectClass}:${versionId}`);
+    }
   }
 
   async encrypt(versionId: string, plaintext: Buffer, aad: Buffer): Promise<AesGcmSealed> {
@@ -155,9 +324,13 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   }
 
   async describeKeyObject(versionId: string): Promise<KeyObjectAttributes | undefined> {
-    const [handle] = await this.blocking.find(byVersionId(versionId), 1);
+    // The private or secret half: the one custody is about (a public half is public).
+    const privateKeys = await this.blocking.find(byVersionAndClass(versionId, pkcs11js.CKO_PRIVATE_KEY), 1);
+    const [handle] = privateKeys.length > 0 ? privateKeys : await this.blocking.find(byVersionAndClass(versionId, pkcs11js.CKO_SECRET_KEY), 1);
     if (!handle) return undefined;
-    const values = await this.blocking.attributes(handle, CUSTODY_ATTRIBUTES);
+    // A private key has no CKA_ENCRYPT, CKA_VERIFY or CKA_WRAP (PKCS#11 v2.40 §4.9): asking gives CKR_ATTRIBUTE_TYPE_INVALID.
+    const types = privateKeys.length > 0 ? CUSTODY_ATTRIBUTES.filter((type) => !PUBLIC_ONLY_ATTRIBUTES.includes(type)) : CUSTODY_ATTRIBUTES;
+    const values = await this.blocking.attributes(handle, types);
     const flag = (type: number) => values.get(type)?.[0] === 1;
     return {
       versionId,
@@ -168,6 +341,11 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
       extractable: flag(pkcs11js.CKA_EXTRACTABLE),
       encrypt: flag(pkcs11js.CKA_ENCRYPT),
       decrypt: flag(pkcs11js.CKA_DECRYPT),
+      sign: flag(pkcs11js.CKA_SIGN),
+      verify: flag(pkcs11js.CKA_VERIFY),
+      derive: flag(pkcs11js.CKA_DERIVE),
+      wrap: flag(pkcs11js.CKA_WRAP),
+      unwrap: flag(pkcs11js.CKA_UNWRAP),
     };
   }
 
@@ -237,11 +415,43 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     return handle;
   }
 
+  private async object(versionId: string, objectClass: number): Promise<Handle> {
+    const cacheKey = `${objectClass}:${versionId}`;
+    const cached = this.objects.get(cacheKey);
+    if (cached) return cached;
+    const [handle] = await this.blocking.find(byVersionAndClass(versionId, objectClass), 1);
+    if (!handle) throw new HsmKeyNotFoundError(`no token object for key version ${versionId}`);
+    this.objects.set(cacheKey, handle);
+    return handle;
+  }
+
+  private requireAlgorithm(algorithm: SigningAlgorithm | MacAlgorithm | KeyAgreementAlgorithm): void {
+    if (!this.capabilities.supportsAlgorithm(algorithm)) {
+      throw new HsmUnsupportedError(`this token does not offer ${algorithm}`);
+    }
+  }
+
+  private requireOaep(algorithm: OaepAlgorithm): 'token' | 'host-decoding' {
+    const mode = oaepMode(this.profile, algorithm);
+    if (mode === 'unsupported' || !this.capabilities.supportsAlgorithm(algorithm)) {
+      throw new HsmUnsupportedError(`this token does not offer ${algorithm}`);
+    }
+    return mode;
+  }
+
   private gcm(iv: Buffer, aad: Buffer): pkcs11js.Mechanism {
     const type = this.profile.gcmParams === 'v240' ? pkcs11js.CK_PARAMS_AES_GCM_v240 : pkcs11js.CK_PARAMS_AES_GCM;
     const parameter: pkcs11js.GcmParams = { type, iv, aad, ivBits: 96, tagBits: 128 };
     return { mechanism: pkcs11js.CKM_AES_GCM, parameter };
   }
+}
+
+const PUBLIC_ONLY_ATTRIBUTES = [pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_VERIFY, pkcs11js.CKA_WRAP];
+
+/** The largest signature a key spec makes: k for RSA, r‖s for ECDSA, 64 bytes for Ed25519. */
+function signatureBytes(spec: KeySpec): number {
+  const facts = KEY_SPEC_FACTS[spec];
+  return facts.modulusBytes ?? 2 * (facts.coordinateBytes ?? 0);
 }
 
 function pkcs11Code(error: unknown): string | undefined {

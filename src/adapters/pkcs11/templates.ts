@@ -45,4 +45,9 @@ export const CUSTODY_ATTRIBUTES = [
   pkcs11js.CKA_EXTRACTABLE,
   pkcs11js.CKA_ENCRYPT,
   pkcs11js.CKA_DECRYPT,
+  pkcs11js.CKA_SIGN,
+  pkcs11js.CKA_VERIFY,
+  pkcs11js.CKA_DERIVE,
+  pkcs11js.CKA_WRAP,
+  pkcs11js.CKA_UNWRAP,
 ];

@@ -17,6 +17,17 @@ export interface VendorProfile {
   readonly gcmTagFailureCodes: readonly string[];
   /** Sessions in the pool for calls that leave the event loop. */
   readonly sessionPoolSize: number;
+  /**
+   * RSAES-OAEP algorithms whose CK_RSA_PKCS_OAEP_PARAMS the token's CKM_RSA_PKCS_OAEP accepts.
+   * Ciphertexts are the same either way; only where the OAEP padding is checked differs.
+   */
+  readonly oaepInToken: readonly ('RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256')[];
+  /**
+   * For the other OAEP algorithms: whether to run the raw RSA private-key operation (CKM_RSA_X_509)
+   * in the token and decode OAEP on the host in constant time (src/adapters/pkcs11/oaep.ts), or to
+   * answer UnsupportedOperationException. The private key stays in the token in both cases.
+   */
+  readonly oaepHostDecoding: boolean;
 }
 
 export const PROFILES = {
@@ -27,6 +38,9 @@ export const PROFILES = {
     // SoftHSM2 2.6.1 reports a failed GCM tag check as CKR_GENERAL_ERROR (measured here).
     gcmTagFailureCodes: ['CKR_GENERAL_ERROR', 'CKR_ENCRYPTED_DATA_INVALID', 'CKR_ENCRYPTED_DATA_LEN_RANGE'],
     sessionPoolSize: 8,
+    // SoftHSM2 2.6.1: CKM_RSA_PKCS_OAEP with SHA-256/MGF1-SHA256 gives CKR_ARGUMENTS_BAD (measured here).
+    oaepInToken: ['RSAES_OAEP_SHA_1'],
+    oaepHostDecoding: true,
   },
   cloudhsm: {
     name: 'cloudhsm',
@@ -35,6 +49,9 @@ export const PROFILES = {
     gcmParams: 'v240',
     gcmTagFailureCodes: ['CKR_ENCRYPTED_DATA_INVALID', 'CKR_ENCRYPTED_DATA_LEN_RANGE', 'CKR_DATA_INVALID'],
     sessionPoolSize: 32,
+    // CloudHSM's CKM_RSA_PKCS_OAEP takes SHA-1 and SHA-2 hashes with the matching MGF1.
+    oaepInToken: ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'],
+    oaepHostDecoding: false,
   },
   generic: {
     name: 'generic',
@@ -42,6 +59,8 @@ export const PROFILES = {
     gcmParams: 'v240',
     gcmTagFailureCodes: ['CKR_ENCRYPTED_DATA_INVALID', 'CKR_ENCRYPTED_DATA_LEN_RANGE'],
     sessionPoolSize: 16,
+    oaepInToken: ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'],
+    oaepHostDecoding: false,
   },
 } as const satisfies Record<string, VendorProfile>;
 

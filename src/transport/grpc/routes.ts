@@ -41,4 +41,12 @@ export const KMS_ROUTES = {
   ListRetirableGrants: operations.listRetirableGrants,
   RetireGrant: operations.retireGrant,
   RevokeGrant: operations.revokeGrant,
+  GetPublicKey: operations.getPublicKey,
+  Sign: operations.sign,
+  Verify: operations.verify,
+  GenerateMac: operations.generateMac,
+  VerifyMac: operations.verifyMac,
+  GenerateDataKeyPair: operations.generateDataKeyPair,
+  GenerateDataKeyPairWithoutPlaintext: operations.generateDataKeyPairWithoutPlaintext,
+  DeriveSharedSecret: operations.deriveSharedSecret,
 } satisfies Record<keyof KeyManagementServiceHandlers, AnyOperation>;
