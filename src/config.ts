@@ -27,7 +27,25 @@ const ConfigSchema = z
       .strict()
       .refine((p) => p.pinEnv !== undefined || p.pinFile !== undefined, 'pkcs11 needs pinEnv or pinFile'),
     tls: z.object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).strict(),
-    store: z.object({ sqlite: z.string().min(1) }).strict(),
+    /**
+     * Where key metadata and the audit ledger live: a SQLite file (one process, the default) or a
+     * PostgreSQL database that several replicas share (issue 7).
+     */
+    store: z.union([
+      z.object({ sqlite: z.string().min(1) }).strict(),
+      z
+        .object({
+          postgres: z.string().regex(/^postgres(ql)?:\/\//, 'postgres must be a postgres:// or postgresql:// URL'),
+          /** Per-replica key metadata cache; LISTEN/NOTIFY keeps it no staler than this bound. */
+          cacheStalenessMs: z.number().int().min(100).max(10_000).default(750),
+        })
+        .strict(),
+    ]),
+    /**
+     * The replicas' leader election (PostgreSQL only): how often a follower tries to take the
+     * leader lock, i.e. how soon the schedulers resume after the leader dies.
+     */
+    leaderPollSeconds: z.number().positive().max(60).default(2),
     /**
      * Identity policies (IAM-style documents attached to role and user ARNs), reloaded on SIGHUP.
      * Without it only key policies and grants decide (the account root still has the default policy).
@@ -52,6 +70,29 @@ const ConfigSchema = z
   .strict();
 
 export type Config = z.infer<typeof ConfigSchema>;
+export type StoreConfig = Config['store'];
+
+/**
+ * `--store sqlite:PATH` or `--store postgres://…` (the PostgreSQL URL as libpq takes it, e.g.
+ * postgres://p11kms@db:5432/p11kms?sslmode=require). ConfigError for anything else.
+ */
+export function parseStoreOption(value: string): StoreConfig {
+  if (/^postgres(ql)?:\/\//.test(value)) return { postgres: value, cacheStalenessMs: 750 };
+  if (value.startsWith('sqlite:') && value.length > 'sqlite:'.length) return { sqlite: value.slice('sqlite:'.length) };
+  throw new ConfigError(`--store must be sqlite:PATH or a postgres:// URL, not ${JSON.stringify(value)}`);
+}
+
+/** A log-safe description of the store: the PostgreSQL URL without its password. */
+export function describeStore(store: StoreConfig): string {
+  if ('sqlite' in store) return `sqlite:${store.sqlite}`;
+  try {
+    const url = new URL(store.postgres);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -79,8 +120,27 @@ function withLedgerEnvironment(input: unknown, env: NodeJS.ProcessEnv): unknown 
   return { ...input, ledger: { ...ledger, ...overrides } };
 }
 
+/**
+ * Top-level numeric settings that an environment variable may override (e.g. a test or CI job that
+ * wants the scheduler and a leader take-over within seconds): validated like the file.
+ */
+const TOP_LEVEL_ENV = {
+  schedulerIntervalSeconds: 'P11KMS_SCHEDULER_INTERVAL_SECONDS',
+  leaderPollSeconds: 'P11KMS_LEADER_POLL_SECONDS',
+} as const;
+
+function withTopLevelEnvironment(input: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (typeof input !== 'object' || input === null) return input;
+  const overrides = Object.fromEntries(
+    Object.entries(TOP_LEVEL_ENV)
+      .filter(([, name]) => env[name] !== undefined && env[name] !== '')
+      .map(([setting, name]) => [setting, Number(env[name])]),
+  );
+  return { ...input, ...overrides };
+}
+
 export function parseConfig(input: unknown, source: string, env: NodeJS.ProcessEnv = process.env): Config {
-  const result = ConfigSchema.safeParse(withLedgerEnvironment(input, env));
+  const result = ConfigSchema.safeParse(withTopLevelEnvironment(withLedgerEnvironment(input, env), env));
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
     throw new ConfigError(`invalid configuration in ${source}: ${problems.join('; ')}`);

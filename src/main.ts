@@ -1,14 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { Pkcs11Hsm } from './adapters/pkcs11/pkcs11-hsm.js';
-import { SqliteMetadataStore } from './adapters/sql/sqlite.js';
 import { LogAuditSink } from './adapters/log/log-audit-sink.js';
+import { dependencyUnavailable } from './adapters/sql/postgres-pool.js';
+import { auditPublicKey } from './audit/checkpoint.js';
+import { auditPublicKeyPem, Checkpointer, hsmCheckpointSigner } from './audit/checkpointer.js';
+import { Ledger, LedgerUnavailableError } from './audit/ledger.js';
+import { CachingMetadataStore, IN_PROCESS_ONLY } from './adapters/cache/caching-metadata-store.js';
+import { PostgresMetadataStore } from './adapters/sql/postgres.js';
+import { PostgresKeyChangeListener } from './adapters/sql/postgres-key-changes.js';
+import { PostgresLeaderElection, withPostgresLock } from './adapters/sql/postgres-leader-election.js';
+import { PostgresLedgerStore } from './adapters/sql/postgres-ledger.js';
+import { SETUP_LOCK_KEY } from './adapters/sql/postgres-migrations.js';
+import { SqliteMetadataStore } from './adapters/sql/sqlite.js';
 import { SqliteLedgerStore } from './adapters/sql/sqlite-ledger.js';
-import { openAuditLedger } from './audit/audit-ledger.js';
+import type { LedgerAppendStore, LedgerReader } from './audit/ledger-store.js';
+import { type LeaderElection, soleLeader } from './scheduler/leader-election.js';
+import { LeaderDuties } from './scheduler/leader-duties.js';
 import { auditOperations } from './operations/audit/index.js';
 import type { AuditSink } from './ports/audit-sink.js';
 import type { Logger } from './adapters/log/logger.js';
 import { readPin } from './cli/init.js';
-import type { Config } from './config.js';
+import { describeStore, type Config } from './config.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { PolicyAuthorizer } from './pipeline/policy-authorizer.js';
 import { loadIdentityPolicies } from './identity-policies-file.js';
@@ -30,34 +42,41 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     pin: readPin({ env: config.pkcs11.pinEnv, file: config.pkcs11.pinFile }),
     profile: config.pkcs11.profile as Parameters<typeof Pkcs11Hsm.open>[0]['profile'],
   });
-  const store = SqliteMetadataStore.open(config.store.sqlite);
-  // The hash-chained ledger in the same SQLite file (issue 6); the checkpoint key lives in the token.
-  const ledgerStore = await SqliteLedgerStore.open(config.store.sqlite);
-  const ledger = await openAuditLedger({
+  const stores = await openStores(config, logger);
+  const { store, ledgerStore } = stores;
+  // Found, or made once, in the token; replicas sharing a token make it one at a time.
+  const { publicKeySpkiDer } = await stores.oneAtATime(() => hsm.ensureAuditSigningKey());
+  const publicKeyPem = auditPublicKeyPem(publicKeySpkiDer);
+  auditPublicKey(publicKeyPem); // refuses anything but P-256 before a single checkpoint is signed
+  // The hash-chained ledger beside the key metadata (issue 6). Its commits go to the leader's
+  // checkpointer (LeaderDuties, created below once the rest is wired).
+  let duties: LeaderDuties | undefined;
+  const ledger = await Ledger.open({
     store: ledgerStore,
-    hsm,
-    clock: systemClock,
     logger,
-    settings: {
-      checkpointEveryEntries: config.ledger.checkpointEveryEntries,
-      checkpointIntervalMs: config.ledger.checkpointIntervalSeconds * 1000,
-      maxBatchEntries: config.ledger.maxBatchEntries,
-    },
+    maxBatchEntries: config.ledger.maxBatchEntries,
+    onCommit: { committed: (head) => duties?.committed(head) },
   });
   const requestLog = new LogAuditSink(logger);
   // Audit before answer: the entry is durable first; the log line after it is only an access log.
   const thenLogged = (sink: AuditSink): AuditSink => ({
     async record(event) {
-      await sink.record(event);
+      try {
+        await sink.record(event);
+      } catch (error) {
+        // The request fails (invariant 3); the database being away is worth a retry (UNAVAILABLE).
+        if (error instanceof LedgerUnavailableError) throw dependencyUnavailable();
+        throw error;
+      }
       await requestLog.record(event);
     },
   });
-  const audit = thenLogged(ledger.ledger);
+  const audit = thenLogged(ledger);
   const scheduler = new KeyLifecycleScheduler({
     hsm,
     store,
     clock: systemClock,
-    audit: thenLogged(ledger.ledger.sink('background')),
+    audit: thenLogged(ledger.sink('background')),
     logger,
   });
   const authorizer = new PolicyAuthorizer(store, config.partition);
@@ -84,20 +103,97 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       keyPem: readFileSync(config.tls.key),
     },
     pipeline,
-    audit: auditOperations({ ledger: ledgerStore, publicKeyPem: ledger.publicKeyPem }),
+    audit: auditOperations({ ledger: ledgerStore, publicKeyPem }),
   });
-  scheduler.start(config.schedulerIntervalSeconds * 1000);
-  logger.info({ token: config.pkcs11.tokenLabel, profile: hsm.profile.name }, 'token ready');
+  // The scheduler and the checkpointer run on one replica: the leader (always this one on SQLite).
+  duties = new LeaderDuties({
+    election: stores.election,
+    scheduler,
+    schedulerIntervalMs: config.schedulerIntervalSeconds * 1000,
+    openCheckpointer: async () =>
+      Checkpointer.open(
+        {
+          store: ledgerStore,
+          signer: hsmCheckpointSigner(hsm),
+          clock: systemClock,
+          logger,
+          everyEntries: config.ledger.checkpointEveryEntries,
+          intervalMs: config.ledger.checkpointIntervalSeconds * 1000,
+        },
+        stores.shared ? await ledgerStore.readHead() : ledger.head,
+      ),
+    sharedHead: stores.shared ? () => ledgerStore.readHead() : undefined,
+    logger,
+  });
+  const leaderDuties = duties;
+  logger.info(
+    { token: config.pkcs11.tokenLabel, profile: hsm.profile.name, store: describeStore(config.store) },
+    'token ready',
+  );
   return {
     port: server.port,
     async close() {
       await server.close();
       stopWatchingIdentity();
-      await scheduler.stop();
+      await leaderDuties.stopScheduler();
       await ledger.close();
-      await ledgerStore.close();
-      await store.close();
+      await leaderDuties.close();
+      await stores.close();
       await hsm.close();
+    },
+  };
+}
+
+interface Stores {
+  /** Key metadata, behind this replica's cache. */
+  readonly store: CachingMetadataStore;
+  readonly ledgerStore: LedgerAppendStore & LedgerReader;
+  readonly election: LeaderElection;
+  /** Whether other processes write the same database (replicas on PostgreSQL). */
+  readonly shared: boolean;
+  /** Runs one-time set-up one process at a time (a no-op guard for a sole process). */
+  oneAtATime<T>(work: () => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/**
+ * SQLite (one process: the cache is invalidated by its own writes, and it always leads) or
+ * PostgreSQL (replicas: the cache also listens for other replicas' changes, and one replica is
+ * elected to run the scheduler and the checkpointer). Migrations run here, in both cases.
+ */
+async function openStores(config: Config, logger: Logger): Promise<Stores> {
+  if ('sqlite' in config.store) {
+    const metadata = SqliteMetadataStore.open(config.store.sqlite);
+    const ledgerStore = await SqliteLedgerStore.open(config.store.sqlite);
+    return {
+      store: new CachingMetadataStore(metadata, IN_PROCESS_ONLY),
+      ledgerStore,
+      election: soleLeader(),
+      shared: false,
+      oneAtATime: (work) => work(),
+      async close() {
+        await ledgerStore.close();
+        await metadata.close();
+      },
+    };
+  }
+  const url = config.store.postgres;
+  const onIdleConnectionError = (error: Error) =>
+    logger.warn({ error: error.message }, 'PostgreSQL connection lost; reconnecting on demand');
+  const metadata = await PostgresMetadataStore.open(url, { onIdleConnectionError });
+  const ledgerStore = await PostgresLedgerStore.open(url, { onIdleConnectionError });
+  const changes = await PostgresKeyChangeListener.start(url, { stalenessMs: config.store.cacheStalenessMs, logger });
+  const election = PostgresLeaderElection.start(url, { pollMs: config.leaderPollSeconds * 1000, logger });
+  return {
+    store: new CachingMetadataStore(metadata, changes),
+    ledgerStore,
+    election,
+    shared: true,
+    oneAtATime: (work) => withPostgresLock(url, SETUP_LOCK_KEY, work),
+    async close() {
+      await changes.close();
+      await ledgerStore.close();
+      await metadata.close();
     },
   };
 }

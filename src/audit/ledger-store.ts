@@ -13,10 +13,13 @@ export interface LedgerAppendStore {
   /**
    * Appends `entries` (contiguous, starting at `after.seq + 1`) in ONE transaction, durable when the
    * promise resolves (an fsync'd commit). Inside the transaction the stored head must still be
-   * `after`; if another writer moved it, nothing is written and the promise rejects. On any
+   * `after`; if another writer moved it, either nothing is written and the promise rejects (SQLite:
+   * one process owns the file), or — a store shared by several replicas (PostgreSQL) — the batch is
+   * re-chained after the stored head (same entries, renumbered and hashed again) and stored, and the
+   * promise resolves with the head after it. Resolving with nothing means "stored as given". On any
    * rejection nothing of the batch is stored.
    */
-  appendEntries(after: ChainHead, entries: readonly ChainedEntry[]): Promise<void>;
+  appendEntries(after: ChainHead, entries: readonly ChainedEntry[]): Promise<ChainHead | void>;
   /** The checkpoint with the highest seq, if any. */
   lastCheckpoint(): Promise<Checkpoint | undefined>;
   /** Stores a signed checkpoint; its seq must be above every stored one. */

@@ -157,8 +157,9 @@ export class Ledger implements AuditSink {
     }
     if (accepted.length === 0) return;
 
+    let stored: ChainHead | void;
     try {
-      await this.options.store.appendEntries(
+      stored = await this.options.store.appendEntries(
         after,
         accepted.map(({ chained }) => chained),
       );
@@ -174,7 +175,8 @@ export class Ledger implements AuditSink {
       return;
     }
 
-    this.#head = chain.head;
+    // A shared store (several replicas) may have re-chained the batch after their entries.
+    this.#head = stored ?? chain.head;
     this.stats.batches++;
     this.stats.entries += accepted.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, accepted.length);

@@ -5,11 +5,12 @@ import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { Pkcs11Hsm } from '../adapters/pkcs11/pkcs11-hsm.js';
+import { exportPostgresLedger } from '../adapters/sql/postgres-ledger-export.js';
 import { SqliteLedgerExport } from '../adapters/sql/sqlite-ledger-export.js';
 import { auditPublicKeyPem } from '../audit/checkpointer.js';
 import { readExportFile } from '../audit/export-format.js';
 import { verifyExport, type VerifyProgress } from '../audit/verify.js';
-import { configForDataDir, loadConfigFile, type Config } from '../config.js';
+import { configForDataDir, loadConfigFile, parseStoreOption, type Config, type StoreConfig } from '../config.js';
 import { dataDirLayout, SOFTHSM2_LIBRARY_CANDIDATES } from './data-dir.js';
 import { readPin } from './init.js';
 
@@ -30,11 +31,18 @@ export function registerAuditCommands(program: Command, run: Run): void {
     .option('--data-dir <dir>', 'data dir of a local server', './data')
     .option('--database <file>', 'the SQLite database (default: the data dir\'s p11kms.db)')
     .option('--config <file>', 'a service configuration naming the database')
+    .option('--store <store>', 'sqlite:PATH or a postgres:// URL (the replicas\' shared database)')
     .option('--out <file>', 'write to this file instead of stdout')
-    .action((options: { dataDir: string; database?: string; config?: string; out?: string }) =>
+    .action((options: { dataDir: string; database?: string; config?: string; store?: string; out?: string }) =>
       run(async () => {
-        const database = options.database ?? (options.config ? loadConfigFile(options.config).store.sqlite : dataDirLayout(resolve(options.dataDir)).database);
-        const counts = await exportLedger(database, options.out);
+        const store: StoreConfig = options.store
+          ? parseStoreOption(options.store)
+          : options.database
+            ? { sqlite: options.database }
+            : options.config
+              ? loadConfigFile(options.config).store
+              : { sqlite: dataDirLayout(resolve(options.dataDir)).database };
+        const counts = await exportLedger(store, options.out);
         return options.out === undefined ? undefined : { out: resolve(options.out), ...counts };
       }),
     );
@@ -74,25 +82,36 @@ export function registerAuditCommands(program: Command, run: Run): void {
 }
 
 /** Streams the export to `out` (or stdout), with back-pressure; a million entries never sit in memory. */
-async function exportLedger(database: string, out: string | undefined): Promise<{ entries: number; checkpoints: number }> {
-  const ledger = SqliteLedgerExport.open(database);
+async function exportLedger(store: StoreConfig, out: string | undefined): Promise<{ entries: number; checkpoints: number }> {
   const stream: Writable = out === undefined ? process.stdout : createWriteStream(out, { mode: 0o600 });
   const counts = { entries: 0, checkpoints: 0 };
-  try {
-    let chunk: string[] = [];
-    const flush = async () => {
-      if (!stream.write(`${chunk.join('\n')}\n`)) await once(stream, 'drain');
-      chunk = [];
-    };
-    for (const line of ledger.lines()) {
+  const write = async (lines: string[]) => {
+    for (const line of lines) {
       if (line.startsWith('{"type":"checkpoint"')) counts.checkpoints++;
       else counts.entries++;
-      chunk.push(line);
-      if (chunk.length === 1000) await flush();
     }
-    if (chunk.length > 0) await flush();
+    if (lines.length > 0 && !stream.write(`${lines.join('\n')}\n`)) await once(stream, 'drain');
+  };
+  try {
+    if ('postgres' in store) {
+      await exportPostgresLedger(store.postgres, write);
+    } else {
+      const ledger = SqliteLedgerExport.open(store.sqlite);
+      try {
+        let chunk: string[] = [];
+        for (const line of ledger.lines()) {
+          chunk.push(line);
+          if (chunk.length === 1000) {
+            await write(chunk);
+            chunk = [];
+          }
+        }
+        await write(chunk);
+      } finally {
+        ledger.close();
+      }
+    }
   } finally {
-    ledger.close();
     if (stream !== process.stdout) {
       stream.end();
       await finished(stream);

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { isKmsError } from '../domain/errors.js';
 import { createLogger } from '../adapters/log/logger.js';
-import { configForDataDir, loadConfigFile, type Config } from '../config.js';
+import { configForDataDir, loadConfigFile, parseStoreOption, type Config } from '../config.js';
 import { startService } from '../main.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
@@ -59,7 +59,8 @@ program
   .option('--data-dir <dir>', 'embedded defaults: SQLite and a SoftHSM2 token under this dir', './data')
   .option('--config <file>', 'JSON configuration for your own token, CA and store (see README)')
   .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)')
-  .action(async (options: { dataDir: string; config?: string; listen?: string }) => {
+  .option('--store <store>', 'sqlite:PATH (default: the data dir\'s p11kms.db) or postgres://… shared by replicas')
+  .action(async (options: { dataDir: string; config?: string; listen?: string; store?: string }) => {
     let config: Config;
     let endpointFile: string | undefined;
     if (options.config) {
@@ -71,6 +72,14 @@ program
       endpointFile = derived.layout.endpointFile;
     }
     if (options.listen) config = { ...config, listen: options.listen };
+    if (options.store) {
+      try {
+        config = { ...config, store: parseStoreOption(options.store) };
+      } catch (error) {
+        process.stderr.write(`${(error as Error).message}\n`);
+        process.exit(2);
+      }
+    }
     const logger = createLogger(config.logLevel);
     try {
       const service = await startService(config, logger);

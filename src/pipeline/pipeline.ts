@@ -135,8 +135,10 @@ export class Pipeline {
     try {
       await this.deps.audit.record(event);
     } catch (error) {
-      const plaintext = (result as { plaintext?: unknown } | undefined)?.plaintext;
-      if (Buffer.isBuffer(plaintext)) plaintext.fill(0);
+      for (const field of ['plaintext', 'privateKeyPlaintext', 'sharedSecret']) {
+        const secret = (result as Record<string, unknown> | undefined)?.[field];
+        if (Buffer.isBuffer(secret)) secret.fill(0);
+      }
       throw error;
     }
   }

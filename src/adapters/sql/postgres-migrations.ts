@@ -9,6 +9,15 @@ import type { Migration } from './migrations.js';
  */
 export const MIGRATION_LOCK_KEY = '123364165799283'; // 0x7031316b6d73
 
+/** The transaction-scoped advisory lock every ledger append takes (postgres-ledger.ts): one chain. */
+export const LEDGER_APPEND_LOCK_KEY = '123364165799284'; // 0x7031316b6d74
+
+/** The session-scoped advisory lock the scheduler leader holds (postgres-leader-election.ts). */
+export const LEADER_LOCK_KEY = '123364165799285'; // 0x7031316b6d75
+
+/** Serialises one-time set-up across replicas starting together (the audit key in a shared token). */
+export const SETUP_LOCK_KEY = '123364165799286'; // 0x7031316b6d76
+
 /**
  * The PostgreSQL schema, the counterpart of SQLITE_MIGRATIONS (migrations.ts): the same tables,
  * columns and rules, so both stores pass one contract suite. Released steps are never edited.
@@ -148,7 +157,107 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         WHERE retiring_principal IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'audit ledger: entries, their keys and accounts, signed checkpoints',
+    // The SQLite ledger's tables (migrations.ts, step 4) with PostgreSQL types. One chain for every
+    // replica: appends serialise on LEDGER_APPEND_LOCK_KEY (postgres-ledger.ts), not on a table lock.
+    sql: `
+      CREATE TABLE ledger_entries (
+        seq               bigint           NOT NULL PRIMARY KEY CHECK (seq >= 1),
+        canonical         text             NOT NULL,
+        hash              bytea            NOT NULL CHECK (length(hash) = 32),
+        time              bigint           NOT NULL,
+        request_id        text COLLATE "C" NOT NULL,
+        operation         text COLLATE "C" NOT NULL,
+        principal_arn     text COLLATE "C",
+        principal_account text COLLATE "C",
+        outcome           text COLLATE "C" NOT NULL,
+        kind              text             NOT NULL CHECK (kind IN ('request', 'background'))
+      );
+
+      CREATE INDEX ledger_entries_by_time ON ledger_entries (time, seq);
+      CREATE INDEX ledger_entries_by_principal ON ledger_entries (principal_arn, seq);
+      CREATE INDEX ledger_entries_by_operation ON ledger_entries (operation, seq);
+      CREATE INDEX ledger_entries_by_outcome ON ledger_entries (outcome, seq);
+      CREATE INDEX ledger_entries_by_request ON ledger_entries (request_id);
+
+      CREATE TABLE ledger_entry_keys (
+        key_id  text COLLATE "C" NOT NULL,
+        seq     bigint           NOT NULL,
+        key_arn text             NOT NULL,
+        account text COLLATE "C" NOT NULL,
+        PRIMARY KEY (key_id, seq)
+      );
+
+      CREATE TABLE ledger_entry_accounts (
+        account text COLLATE "C" NOT NULL,
+        seq     bigint           NOT NULL,
+        PRIMARY KEY (account, seq)
+      );
+
+      -- time is the exact ISO 8601 text that was signed (checkpointPayload).
+      CREATE TABLE ledger_checkpoints (
+        seq       bigint NOT NULL PRIMARY KEY CHECK (seq >= 1),
+        hash      bytea  NOT NULL CHECK (length(hash) = 32),
+        time      text   NOT NULL,
+        signature bytea  NOT NULL
+      );
+
+      -- Stops accidental UPDATE and DELETE, as SQLite's triggers do; the chain and the signed
+      -- checkpoints are what make deliberate edits visible.
+      CREATE FUNCTION p11kms_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'the audit ledger is append-only';
+      END $$;
+      CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
+        FOR EACH ROW EXECUTE FUNCTION p11kms_ledger_append_only();
+      CREATE TRIGGER ledger_entry_keys_append_only BEFORE UPDATE OR DELETE ON ledger_entry_keys
+        FOR EACH ROW EXECUTE FUNCTION p11kms_ledger_append_only();
+      CREATE TRIGGER ledger_entry_accounts_append_only BEFORE UPDATE OR DELETE ON ledger_entry_accounts
+        FOR EACH ROW EXECUTE FUNCTION p11kms_ledger_append_only();
+      CREATE TRIGGER ledger_checkpoints_append_only BEFORE UPDATE OR DELETE ON ledger_checkpoints
+        FOR EACH ROW EXECUTE FUNCTION p11kms_ledger_append_only();
+    `,
+  },
+  {
+    version: 4,
+    name: 'key change notifications for the replicas\' caches',
+    // Every committed change to a key's metadata NOTIFYs KEY_CHANGES_CHANNEL with the key id, from
+    // the database itself: whoever wrote it (a request, the scheduler, an operator's psql), the
+    // notification is part of the same commit and reaches every listening replica right after it
+    // (src/adapters/cache/). PostgreSQL folds repeated payloads of one transaction into one.
+    sql: `
+      CREATE FUNCTION p11kms_notify_key_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP <> 'INSERT' THEN
+          PERFORM pg_notify('p11kms_key_changes', to_jsonb(OLD) ->> TG_ARGV[0]);
+        END IF;
+        IF TG_OP <> 'DELETE' THEN
+          PERFORM pg_notify('p11kms_key_changes', to_jsonb(NEW) ->> TG_ARGV[0]);
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER keys_notify AFTER INSERT OR UPDATE OR DELETE ON keys
+        FOR EACH ROW EXECUTE FUNCTION p11kms_notify_key_change('id');
+      CREATE TRIGGER key_versions_notify AFTER INSERT OR UPDATE OR DELETE ON key_versions
+        FOR EACH ROW EXECUTE FUNCTION p11kms_notify_key_change('key_id');
+      CREATE TRIGGER key_tags_notify AFTER INSERT OR UPDATE OR DELETE ON key_tags
+        FOR EACH ROW EXECUTE FUNCTION p11kms_notify_key_change('key_id');
+      CREATE TRIGGER aliases_notify AFTER INSERT OR UPDATE OR DELETE ON aliases
+        FOR EACH ROW EXECUTE FUNCTION p11kms_notify_key_change('key_id');
+      CREATE TRIGGER key_rotation_schedules_notify AFTER INSERT OR UPDATE OR DELETE ON key_rotation_schedules
+        FOR EACH ROW EXECUTE FUNCTION p11kms_notify_key_change('key_id');
+      CREATE TRIGGER key_policies_notify AFTER INSERT OR UPDATE OR DELETE ON key_policies
+        FOR EACH ROW EXECUTE FUNCTION p11kms_notify_key_change('key_id');
+      CREATE TRIGGER key_grants_notify AFTER INSERT OR UPDATE OR DELETE ON key_grants
+        FOR EACH ROW EXECUTE FUNCTION p11kms_notify_key_change('key_id');
+    `,
+  },
 ];
+
+/** The channel the key-change triggers (migration 4) NOTIFY with a key id. */
+export const KEY_CHANGES_CHANNEL = 'p11kms_key_changes';
 
 /**
  * Brings the database (the first schema of the connection's search_path) up to the last of

@@ -29,6 +29,13 @@ export function storeTypes(): TypeOverrides {
 export async function inTransaction<T>(pool: Pool, work: (tx: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A connection that breaks between two statements emits 'error' on the checked-out client; with
+  // no listener that would end the process. The statement awaiting it fails anyway; remember it
+  // so the connection is discarded, not returned to the pool.
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -40,6 +47,7 @@ export async function inTransaction<T>(pool: Pool, work: (tx: PoolClient) => Pro
     });
     throw error;
   } finally {
+    client.removeListener('error', onError);
     client.release(broken);
   }
 }

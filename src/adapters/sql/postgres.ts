@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { KmsError } from '../../domain/errors.js';
 import { isKeyId } from '../../domain/ids.js';
 import type { KeyRecord, KeyState, KeyVersion, Tag } from '../../domain/key.js';
@@ -24,6 +24,7 @@ import { PostgresAliases } from './postgres-aliases.js';
 import { PostgresKeyDeletion } from './postgres-deletion.js';
 import { PostgresGrants } from './postgres-grants.js';
 import { applyPostgresMigrations, POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { createPostgresPool, type PostgresTimeouts, withDependencyErrors } from './postgres-pool.js';
 import { PostgresKeyPolicies } from './postgres-policies.js';
 import { PostgresKeyRotation } from './postgres-rotation.js';
 import {
@@ -31,19 +32,19 @@ import {
   inTransaction,
   keyNotFound,
   lockExistingKey,
-  storeTypes,
   toKeyRecord,
   toKeyVersion,
   type KeyRow,
   type VersionRow,
 } from './postgres-rows.js';
 
-export interface PostgresStoreOptions {
+export interface PostgresStoreOptions extends PostgresTimeouts {
   /** Connections the store's pool keeps at most; default 10. */
   readonly maxConnections?: number;
   /**
-   * How long a request waits for a connection before failing; default 5000 ms. While PostgreSQL
-   * is unreachable, requests fail within this bound instead of hanging.
+   * How long a request waits for a connection before failing (postgres-pool.ts has every
+   * timeout's default). While PostgreSQL is unreachable, requests fail within these bounds with
+   * DependencyTimeoutException instead of hanging.
    */
   readonly connectionTimeoutMs?: number;
   /**
@@ -78,16 +79,12 @@ export class PostgresMetadataStore implements MetadataStore {
     this.grants = new PostgresGrants(pool);
   }
 
-  /** Connects and applies missing migrations (safe when several processes start at once). */
+  /**
+   * Connects and applies missing migrations (safe when several processes start at once). The
+   * store answers DependencyTimeoutException whenever PostgreSQL is unreachable or too slow.
+   */
   static async open(connectionString: string, options: PostgresStoreOptions = {}): Promise<PostgresMetadataStore> {
-    const pool = new Pool({
-      connectionString,
-      max: options.maxConnections ?? 10,
-      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
-      application_name: 'p11kms',
-      types: storeTypes(),
-    });
-    pool.on('error', options.onIdleConnectionError ?? (() => undefined));
+    const pool = createPostgresPool(connectionString, options);
     try {
       const client = await pool.connect();
       try {
@@ -95,7 +92,7 @@ export class PostgresMetadataStore implements MetadataStore {
       } finally {
         client.release();
       }
-      return new PostgresMetadataStore(pool);
+      return withDependencyErrors(new PostgresMetadataStore(pool));
     } catch (error) {
       await pool.end();
       throw error;

@@ -117,6 +117,8 @@ export function uriSans(subjectAltName: string | undefined): string[] {
 
 /** Plaintext and data keys in a response are zeroed once sent (STYLE.md, habit 11). */
 function wipeSensitive(result: Record<string, unknown>): void {
-  const plaintext = result.plaintext;
-  if (Buffer.isBuffer(plaintext)) plaintext.fill(0);
+  for (const field of ['plaintext', 'privateKeyPlaintext', 'sharedSecret']) {
+    const secret = result[field];
+    if (Buffer.isBuffer(secret)) secret.fill(0);
+  }
 }

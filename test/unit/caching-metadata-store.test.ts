@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { CachingMetadataStore, type KeyChangeFeed, type KeyChangeSubscriber } from '../../src/adapters/cache/caching-metadata-store.js';
+import type { MetadataStore } from '../../src/ports/metadata-store.js';
+
+/** A store whose getKey answers the current `state` after `delayMs`, counting reads. */
+function fakeStore() {
+  const fake = {
+    state: 'Enabled',
+    reads: 0,
+    delayMs: 0,
+    async getKey(keyId: string) {
+      fake.reads++;
+      const state = fake.state;
+      await new Promise((resolve) => setTimeout(resolve, fake.delayMs));
+      return { id: keyId, state } as never;
+    },
+    async setKeyState(_keyId: string, state: string) {
+      fake.state = state;
+      return undefined;
+    },
+    async close() {},
+  };
+  return fake;
+}
+
+function fakeFeed() {
+  let subscriber: KeyChangeSubscriber | undefined;
+  const feed = {
+    live: true,
+    isLive: () => feed.live,
+    subscribe: (s: KeyChangeSubscriber) => void (subscriber = s),
+    notify: (keyId: string) => subscriber?.keyChanged(keyId),
+  };
+  return feed as typeof feed & KeyChangeFeed;
+}
+
+const KEY = '11111111-2222-4333-8444-555555555555';
+
+describe('CachingMetadataStore', () => {
+  it('serves repeated reads from memory and drops the key on its own writes', async () => {
+    const inner = fakeStore();
+    const cache = new CachingMetadataStore(inner as unknown as MetadataStore);
+    await cache.getKey(KEY);
+    await cache.getKey(KEY);
+    expect(inner.reads).toBe(1);
+    await cache.setKeyState(KEY, 'Disabled');
+    expect(((await cache.getKey(KEY)) as { state: string }).state).toBe('Disabled');
+    expect(inner.reads).toBe(2);
+  });
+
+  it('drops a key when the feed says another replica changed it', async () => {
+    const inner = fakeStore();
+    const feed = fakeFeed();
+    const cache = new CachingMetadataStore(inner as unknown as MetadataStore, feed);
+    await cache.getKey(KEY);
+    inner.state = 'Disabled';
+    feed.notify(KEY);
+    expect(((await cache.getKey(KEY)) as { state: string }).state).toBe('Disabled');
+  });
+
+  it('does not keep a read that was in flight when a change arrived', async () => {
+    const inner = fakeStore();
+    const feed = fakeFeed();
+    const cache = new CachingMetadataStore(inner as unknown as MetadataStore, feed);
+    inner.delayMs = 20;
+    const stale = cache.getKey(KEY); // reads 'Enabled', answers later
+    inner.state = 'Disabled';
+    feed.notify(KEY);
+    await stale;
+    inner.delayMs = 0;
+    expect(((await cache.getKey(KEY)) as { state: string }).state).toBe('Disabled');
+  });
+
+  it('serves nothing from memory while the feed is not live, and starts empty when it is back', async () => {
+    const inner = fakeStore();
+    const feed = fakeFeed();
+    const cache = new CachingMetadataStore(inner as unknown as MetadataStore, feed);
+    await cache.getKey(KEY);
+    feed.live = false;
+    inner.state = 'Disabled'; // a change whose notification was lost with the connection
+    expect(((await cache.getKey(KEY)) as { state: string }).state).toBe('Disabled');
+    await cache.getKey(KEY);
+    expect(inner.reads).toBe(3);
+    feed.live = true;
+    expect(((await cache.getKey(KEY)) as { state: string }).state).toBe('Disabled');
+    await cache.getKey(KEY);
+    expect(inner.reads).toBe(4);
+  });
+});
