@@ -88,6 +88,21 @@ describe('Pkcs11Hsm on a real SoftHSM2 token', () => {
     }
   });
 
+  it('finds, after its one-time index of the token, a key made since by another instance (another replica)', async () => {
+    const second = await Pkcs11Hsm.open({ libraryPath: token.libraryPath, tokenLabel: token.tokenLabel, pin: token.pin });
+    try {
+      const before = await newKey();
+      const sealedBefore = await hsm.encrypt(before, Buffer.from('indexed'), Buffer.alloc(0));
+      expect((await second.decrypt(before, sealedBefore, Buffer.alloc(0))).toString()).toBe('indexed'); // miss: the index
+      const after = await newKey();
+      const sealedAfter = await hsm.encrypt(after, Buffer.from('found'), Buffer.alloc(0));
+      expect((await second.decrypt(after, sealedAfter, Buffer.alloc(0))).toString()).toBe('found'); // miss: a search
+      await expect(second.encrypt(randomUUID(), Buffer.from('x'), Buffer.alloc(0))).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('destroys a key version: it can no longer be found or used', async () => {
     const versionId = await newKey();
     await hsm.destroyKey(versionId);

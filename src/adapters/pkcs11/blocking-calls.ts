@@ -32,6 +32,15 @@ const ops = {
       .map((a) => ({ type: a.type, value: a.value }));
   },
   destroy(req) { p11.C_DestroyObject(session, buf(req.handle)); return null; },
+  index(req) {
+    p11.C_FindObjectsInit(session, template(req.template));
+    let handles;
+    try { handles = p11.C_FindObjects(session, req.max); } finally { p11.C_FindObjectsFinal(session); }
+    return handles.map((handle) => {
+      const [objectClass, id] = p11.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_CLASS }, { type: pkcs11js.CKA_ID }]);
+      return { handle, objectClass: objectClass.value, id: id.value };
+    });
+  },
   random(req) { return p11.C_GenerateRandom(session, Buffer.alloc(req.length)); },
 };
 parentPort.on('message', (req) => {
@@ -94,6 +103,19 @@ export class BlockingCalls {
   async attributes(handle: Buffer, types: number[]): Promise<Map<number, Buffer>> {
     const attributes = (await this.call('attributes', { handle, types })) as Array<{ type: number; value: Uint8Array }>;
     return new Map(attributes.map((a) => [a.type, toBuffer(a.value)]));
+  }
+
+  /**
+   * Every object matching `template` with its class and CKA_ID, in one round trip: one search
+   * instead of one per object (SoftHSM2's C_FindObjects walks every object of the token).
+   */
+  async index(template: Template, max: number): Promise<Array<{ handle: Buffer; objectClass: number; id: Buffer }>> {
+    const rows = (await this.call('index', { template, max })) as Array<{ handle: Uint8Array; objectClass: Uint8Array; id: Uint8Array }>;
+    return rows.map((row) => ({
+      handle: toBuffer(row.handle),
+      objectClass: toBuffer(row.objectClass).readUIntLE(0, Math.min(6, row.objectClass.byteLength)),
+      id: toBuffer(row.id),
+    }));
   }
 
   async destroy(handle: Buffer): Promise<void> {

@@ -1,6 +1,6 @@
 import { constants as cryptoConstants, createPublicKey, publicEncrypt, randomFillSync } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
-import { GCM_IV_BYTES, GCM_TAG_BYTES } from '../../domain/ciphertext.js';
+import { bytesToUuid, GCM_IV_BYTES, GCM_TAG_BYTES } from '../../domain/ciphertext.js';
 import type { KeySpec } from '../../domain/key.js';
 import {
   KEY_SPEC_FACTS,
@@ -78,10 +78,13 @@ function library(path: string): pkcs11js.PKCS11 {
 }
 
 export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
-  /** Key-version id → object handle. Handles stay valid for the life of the application. */
-  private readonly handles = new Map<string, Handle>();
-  /** `<CKO_*>:<key-version id>` → the handle of one half of an asymmetric pair or an HMAC secret. */
+  /**
+   * `<CKO_*>:<key-version id>` → object handle (PKCS#11 handles stay valid for the life of the
+   * application). Filled on generation, and on the first miss by one index of the whole token.
+   */
   private readonly objects = new Map<string, Handle>();
+  /** The one-time index of the token's objects, shared by every miss while it runs. */
+  private indexed: Promise<void> | undefined;
   /** Public keys never change: key-version id → SubjectPublicKeyInfo DER. */
   private readonly publicKeys = new Map<string, Buffer>();
   /** The audit key pair, found or made once (ensureAuditSigningKey). */
@@ -263,13 +266,12 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     const handle = await this.pool.use((session) =>
       this.p11.C_GenerateKeyAsync(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, aes256KeyTemplate(template)),
     );
-    this.handles.set(template.versionId, handle);
+    this.objects.set(objectKey(pkcs11js.CKO_SECRET_KEY, template.versionId), handle);
   }
 
   async destroyKey(versionId: string): Promise<void> {
     const handles = await this.blocking.find(byVersionId(versionId), 16);
     for (const handle of handles) await this.blocking.destroy(handle);
-    this.handles.delete(versionId);
     this.publicKeys.delete(versionId);
     for (const objectClass of [pkcs11js.CKO_SECRET_KEY, pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) {
       this.objects.delete(`${objectClass}:${versionId}`);
@@ -277,7 +279,7 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   }
 
   async encrypt(versionId: string, plaintext: Buffer, aad: Buffer): Promise<AesGcmSealed> {
-    const key = this.handles.get(versionId) ?? (await this.findKey(versionId));
+    const key = this.objects.get(objectKey(pkcs11js.CKO_SECRET_KEY, versionId)) ?? (await this.object(versionId, pkcs11js.CKO_SECRET_KEY));
     // Random 96-bit IVs from the host CSPRNG (NIST SP 800-38D §8.2.2); fresh for every call.
     const iv = randomFillSync(Buffer.allocUnsafe(GCM_IV_BYTES));
     const mechanism = this.gcm(iv, aad);
@@ -295,7 +297,7 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   }
 
   async decrypt(versionId: string, sealed: AesGcmSealed, aad: Buffer): Promise<Buffer> {
-    const key = this.handles.get(versionId) ?? (await this.findKey(versionId));
+    const key = this.objects.get(objectKey(pkcs11js.CKO_SECRET_KEY, versionId)) ?? (await this.object(versionId, pkcs11js.CKO_SECRET_KEY));
     const mechanism = this.gcm(sealed.iv, aad);
     const output = Buffer.allocUnsafe(sealed.ciphertextAndTag.length);
     try {
@@ -408,21 +410,34 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     return { privateKey, publicKeySpkiDer: p256PublicKeySpki(point) };
   }
 
-  private async findKey(versionId: string): Promise<Handle> {
-    const [handle] = await this.blocking.find(byVersionId(versionId), 1);
-    if (!handle) throw new HsmKeyNotFoundError(`no token object for key version ${versionId}`);
-    this.handles.set(versionId, handle);
-    return handle;
-  }
-
+  /**
+   * A handle from the cache; on a miss, index the whole token once (one search for all objects,
+   * instead of one per key: SoftHSM2's C_FindObjects walks every object, so per-key searches made
+   * a cold start with 10,000 keys cost 10,000 full walks), then search for this one object only
+   * if it appeared since (made by another replica).
+   */
   private async object(versionId: string, objectClass: number): Promise<Handle> {
-    const cacheKey = `${objectClass}:${versionId}`;
+    const cacheKey = objectKey(objectClass, versionId);
     const cached = this.objects.get(cacheKey);
     if (cached) return cached;
+    this.indexed ??= this.indexToken();
+    await this.indexed;
+    const indexed = this.objects.get(cacheKey);
+    if (indexed) return indexed;
     const [handle] = await this.blocking.find(byVersionAndClass(versionId, objectClass), 1);
     if (!handle) throw new HsmKeyNotFoundError(`no token object for key version ${versionId}`);
     this.objects.set(cacheKey, handle);
     return handle;
+  }
+
+  private async indexToken(): Promise<void> {
+    for (const { handle, objectClass, id } of await this.blocking.index([{ type: pkcs11js.CKA_TOKEN, value: true }], 10_000_000)) {
+      // Key versions have a 16-byte CKA_ID (the version UUID); other objects are not ours to cache.
+      if (id.length === 16) {
+        const cacheKey = objectKey(objectClass, bytesToUuid(id));
+        if (!this.objects.has(cacheKey)) this.objects.set(cacheKey, handle);
+      }
+    }
   }
 
   private requireAlgorithm(algorithm: SigningAlgorithm | MacAlgorithm | KeyAgreementAlgorithm): void {
@@ -458,3 +473,5 @@ function pkcs11Code(error: unknown): string | undefined {
   if (error instanceof Error && /^CKR_[A-Z_]+$/.test(error.message)) return error.message;
   return undefined;
 }
+
+const objectKey = (objectClass: number, versionId: string) => `${objectClass}:${versionId}`;
