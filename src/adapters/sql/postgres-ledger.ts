@@ -1,5 +1,4 @@
 import type { Pool, PoolClient } from 'pg';
-import { KmsError } from '../../domain/errors.js';
 import { ChainBuilder, type ChainedEntry, type ChainHead, GENESIS_HASH, GENESIS_HEAD } from '../../audit/chain.js';
 import type { Checkpoint } from '../../audit/checkpoint.js';
 import type { LedgerEntry } from '../../audit/entry.js';
@@ -14,20 +13,7 @@ import type {
 import { applyPostgresMigrations, LEDGER_APPEND_LOCK_KEY, POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js';
 import { inTransaction } from './postgres-rows.js';
-import { entryRow } from './sqlite-ledger.js';
-
-interface EntryRow {
-  seq: number;
-  canonical: string;
-  hash: Buffer;
-}
-
-interface CheckpointRowRead {
-  seq: number;
-  hash: Buffer;
-  time: string;
-  signature: Buffer;
-}
+import { CHECKPOINT_MARKER, decodeSeqMarker, encodeSeqMarker, ENTRY_MARKER, entryRow, toCheckpoint, toStoredEntry, type CheckpointRowRead, type EntryRow } from './ledger-rows.js';
 
 /**
  * The audit ledger in PostgreSQL (issue 7, item 4): one chain for every replica that shares the
@@ -285,30 +271,4 @@ async function insertEntries(tx: PoolClient, batch: readonly ChainedEntry[]): Pr
       [accounts.map((a) => a.account), accounts.map((a) => a.seq)],
     );
   }
-}
-
-function toStoredEntry(row: EntryRow): StoredEntry {
-  return { entry: JSON.parse(row.canonical) as LedgerEntry, canonical: row.canonical, hash: row.hash.toString('hex') };
-}
-
-function toCheckpoint(row: CheckpointRowRead): Checkpoint {
-  return { seq: row.seq, hash: row.hash.toString('hex'), time: row.time, signature: row.signature.toString('base64') };
-}
-
-const ENTRY_MARKER = 'ledger-entries';
-const CHECKPOINT_MARKER = 'ledger-checkpoints';
-
-/** Opaque Marker (AWS KMS convention), the same as the SQLite ledger's: `<listing>:v1:<seq>` in base64url. */
-function encodeSeqMarker(seq: number, listing: string): string {
-  return Buffer.from(`${listing}:v1:${seq}`, 'utf8').toString('base64url');
-}
-
-function decodeSeqMarker(marker: string, listing: string): number {
-  const text = Buffer.from(marker, 'base64url').toString('utf8');
-  const match = new RegExp(`^${listing}:v1:(0|[1-9]\\d{0,15})$`).exec(text);
-  const seq = Number(match?.[1]);
-  if (!match || !Number.isSafeInteger(seq) || Buffer.from(text, 'utf8').toString('base64url') !== marker) {
-    throw new KmsError('InvalidMarkerException', 'The Marker is not valid; pass the NextMarker of a previous response.');
-  }
-  return seq;
 }

@@ -1,0 +1,79 @@
+import { KmsError } from '../../domain/errors.js';
+import { parseArn } from '../../domain/ids.js';
+import type { ChainedEntry } from '../../audit/chain.js';
+import type { Checkpoint } from '../../audit/checkpoint.js';
+import type { LedgerEntry } from '../../audit/entry.js';
+import type { StoredEntry } from '../../audit/ledger-store.js';
+import type { LedgerEntryRow } from './sqlite-ledger-writer.js';
+
+/**
+ * Rows of the ledger tables as both SQL stores write and read them, and the opaque page markers
+ * of their listings: one definition, so SQLite and PostgreSQL exports and markers stay identical.
+ */
+export interface EntryRow {
+  seq: number;
+  canonical: string;
+  hash: Buffer;
+}
+
+export interface CheckpointRowRead {
+  seq: number;
+  hash: Buffer;
+  time: string;
+  signature: Buffer;
+}
+
+/** The row the writer inserts for a chained entry: its columns, key index rows and reader accounts. */
+export function entryRow({ entry, canonical, hash }: ChainedEntry): LedgerEntryRow {
+  const keys = new Map<string, { keyId: string; keyArn: string; account: string }>();
+  for (const keyArn of entry.keyArns) {
+    const arn = parseArn(keyArn);
+    const keyId = arn?.resource.startsWith('key/') ? arn.resource.slice(4) : keyArn;
+    if (!keys.has(keyId)) keys.set(keyId, { keyId, keyArn, account: arn?.account ?? '' });
+  }
+  const accounts = new Set<string>();
+  if (entry.principalAccount !== null) accounts.add(entry.principalAccount);
+  for (const key of keys.values()) if (key.account !== '') accounts.add(key.account);
+  return {
+    entry: {
+      seq: entry.seq,
+      canonical,
+      hash,
+      time: Date.parse(entry.time),
+      requestId: entry.requestId,
+      operation: entry.operation,
+      principalArn: entry.principalArn,
+      principalAccount: entry.principalAccount,
+      outcome: entry.outcome,
+      kind: entry.kind,
+    },
+    keys: [...keys.values()],
+    accounts: [...accounts],
+  };
+}
+
+export function toStoredEntry(row: EntryRow): StoredEntry {
+  return { entry: JSON.parse(row.canonical) as LedgerEntry, canonical: row.canonical, hash: row.hash.toString('hex') };
+}
+
+export function toCheckpoint(row: CheckpointRowRead): Checkpoint {
+  return { seq: row.seq, hash: row.hash.toString('hex'), time: row.time, signature: row.signature.toString('base64') };
+}
+
+export const ENTRY_MARKER = 'ledger-entries';
+export const CHECKPOINT_MARKER = 'ledger-checkpoints';
+
+/** Opaque Marker (AWS KMS convention): `<listing>:v1:<seq>` in base64url; a position, not a row. */
+export function encodeSeqMarker(seq: number, listing: string): string {
+  return Buffer.from(`${listing}:v1:${seq}`, 'utf8').toString('base64url');
+}
+
+export function decodeSeqMarker(marker: string, listing: string): number {
+  const text = Buffer.from(marker, 'base64url').toString('utf8');
+  const match = new RegExp(`^${listing}:v1:(0|[1-9]\\d{0,15})$`).exec(text);
+  const seq = Number(match?.[1]);
+  if (!match || !Number.isSafeInteger(seq) || Buffer.from(text, 'utf8').toString('base64url') !== marker) {
+    throw new KmsError('InvalidMarkerException', 'The Marker is not valid; pass the NextMarker of a previous response.');
+  }
+  return seq;
+}
