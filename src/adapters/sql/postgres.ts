@@ -4,22 +4,13 @@ import { isKeyId } from '../../domain/ids.js';
 import type { KeyRecord, KeyState, KeyVersion, Tag } from '../../domain/key.js';
 import {
   MAX_TAGS_PER_KEY,
-  type AliasRecord,
-  type GrantLimits,
-  type GrantRecord,
-  type KeyRotationRecord,
-  type KeyVersionRotation,
-  type ListAliasesQuery,
-  type ListGrantsQuery,
   type ListKeysQuery,
   type MetadataStore,
-  type NewAlias,
   type NewKey,
   type Page,
-  type PageQuery,
-  type RotationSchedule,
 } from '../../ports/metadata-store.js';
 import { decodeListMarker, pageOfRows, requirePageLimit } from './list-markers.js';
+import { AreaDelegatingStore, type StoreAreas } from './area-delegating-store.js';
 import { PostgresAliases } from './postgres-aliases.js';
 import { PostgresKeyDeletion } from './postgres-deletion.js';
 import { PostgresGrants } from './postgres-grants.js';
@@ -64,19 +55,16 @@ export interface PostgresStoreOptions extends PostgresTimeouts {
  * policies and grants in the sibling postgres-*.ts files, each running its statements over the
  * same pool.
  */
-export class PostgresMetadataStore implements MetadataStore {
-  private readonly aliases: PostgresAliases;
-  private readonly rotation: PostgresKeyRotation;
-  private readonly deletion: PostgresKeyDeletion;
-  private readonly policies: PostgresKeyPolicies;
-  private readonly grants: PostgresGrants;
+export class PostgresMetadataStore extends AreaDelegatingStore<StoreAreas> implements MetadataStore {
 
   private constructor(private readonly pool: Pool) {
-    this.aliases = new PostgresAliases(pool);
-    this.rotation = new PostgresKeyRotation(pool);
-    this.deletion = new PostgresKeyDeletion(pool);
-    this.policies = new PostgresKeyPolicies(pool);
-    this.grants = new PostgresGrants(pool);
+    super({
+      aliases: new PostgresAliases(pool),
+      rotation: new PostgresKeyRotation(pool),
+      deletion: new PostgresKeyDeletion(pool),
+      policies: new PostgresKeyPolicies(pool),
+      grants: new PostgresGrants(pool),
+    });
   }
 
   /**
@@ -236,94 +224,6 @@ export class PostgresMetadataStore implements MetadataStore {
       await lockExistingKey(tx, keyId);
       await tx.query('DELETE FROM key_tags WHERE key_id = $1 AND tag_key = ANY ($2::text[])', [keyId, [...tagKeys]]);
     });
-  }
-
-  // Aliases (postgres-aliases.ts).
-  createAlias(alias: NewAlias): Promise<AliasRecord> {
-    return this.aliases.createAlias(alias);
-  }
-  updateAlias(account: string, aliasName: string, keyId: string, now: Date): Promise<AliasRecord> {
-    return this.aliases.updateAlias(account, aliasName, keyId, now);
-  }
-  deleteAlias(account: string, aliasName: string): Promise<boolean> {
-    return this.aliases.deleteAlias(account, aliasName);
-  }
-  getAlias(account: string, aliasName: string): Promise<AliasRecord | undefined> {
-    return this.aliases.getAlias(account, aliasName);
-  }
-  listAliases(query: ListAliasesQuery): Promise<Page<AliasRecord>> {
-    return this.aliases.listAliases(query);
-  }
-  listAliasesForKey(keyId: string): Promise<AliasRecord[]> {
-    return this.aliases.listAliasesForKey(keyId);
-  }
-
-  // Versions, rotations and the rotation schedule (postgres-rotation.ts).
-  addKeyVersion(keyId: string, version: KeyVersion, rotation: KeyVersionRotation): Promise<KeyRecord> {
-    return this.rotation.addKeyVersion(keyId, version, rotation);
-  }
-  listKeyRotations(keyId: string, page: PageQuery): Promise<Page<KeyRotationRecord>> {
-    return this.rotation.listKeyRotations(keyId, page);
-  }
-  countOnDemandRotations(keyId: string): Promise<number> {
-    return this.rotation.countOnDemandRotations(keyId);
-  }
-  setRotation(keyId: string, schedule: RotationSchedule): Promise<void> {
-    return this.rotation.setRotation(keyId, schedule);
-  }
-  getRotation(keyId: string): Promise<RotationSchedule | undefined> {
-    return this.rotation.getRotation(keyId);
-  }
-  listKeysDueForRotation(now: Date, limit: number): Promise<string[]> {
-    return this.rotation.listKeysDueForRotation(now, limit);
-  }
-
-  // Scheduled deletion (postgres-deletion.ts).
-  scheduleKeyDeletion(keyId: string, deletionDate: Date): Promise<KeyRecord> {
-    return this.deletion.scheduleKeyDeletion(keyId, deletionDate);
-  }
-  cancelKeyDeletion(keyId: string, now: Date): Promise<KeyRecord> {
-    return this.deletion.cancelKeyDeletion(keyId, now);
-  }
-  listKeysDueForDeletion(now: Date, limit: number): Promise<string[]> {
-    return this.deletion.listKeysDueForDeletion(now, limit);
-  }
-  deleteKeyMetadata(keyId: string): Promise<boolean> {
-    return this.deletion.deleteKeyMetadata(keyId);
-  }
-
-  // Key policies (postgres-policies.ts).
-  getKeyPolicy(keyId: string): Promise<string | undefined> {
-    return this.policies.getKeyPolicy(keyId);
-  }
-  putKeyPolicy(keyId: string, policy: string): Promise<void> {
-    return this.policies.putKeyPolicy(keyId, policy);
-  }
-
-  // Grants (postgres-grants.ts).
-  createGrant(grant: GrantRecord, limits: GrantLimits): Promise<GrantRecord> {
-    return this.grants.createGrant(grant, limits);
-  }
-  findGrantsByName(keyId: string, name: string): Promise<GrantRecord[]> {
-    return this.grants.findGrantsByName(keyId, name);
-  }
-  getGrant(keyId: string, grantId: string): Promise<GrantRecord | undefined> {
-    return this.grants.getGrant(keyId, grantId);
-  }
-  getGrantByToken(grantToken: string): Promise<GrantRecord | undefined> {
-    return this.grants.getGrantByToken(grantToken);
-  }
-  grantsForKey(keyId: string): Promise<GrantRecord[]> {
-    return this.grants.grantsForKey(keyId);
-  }
-  listGrants(keyId: string, query: ListGrantsQuery): Promise<Page<GrantRecord>> {
-    return this.grants.listGrants(keyId, query);
-  }
-  listRetirableGrants(retiringPrincipal: string, page: PageQuery): Promise<Page<GrantRecord>> {
-    return this.grants.listRetirableGrants(retiringPrincipal, page);
-  }
-  deleteGrant(keyId: string, grantId: string): Promise<boolean> {
-    return this.grants.deleteGrant(keyId, grantId);
   }
 
   /** Ends the pool; a second call does nothing. */

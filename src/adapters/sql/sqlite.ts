@@ -5,23 +5,14 @@ import { isKeyId } from '../../domain/ids.js';
 import type { KeyRecord, KeyState, KeyVersion, Tag } from '../../domain/key.js';
 import {
   MAX_TAGS_PER_KEY,
-  type AliasRecord,
-  type GrantLimits,
-  type GrantRecord,
-  type KeyRotationRecord,
-  type KeyVersionRotation,
-  type ListAliasesQuery,
-  type ListGrantsQuery,
   type ListKeysQuery,
   type MetadataStore,
-  type NewAlias,
   type NewKey,
   type Page,
-  type PageQuery,
-  type RotationSchedule,
 } from '../../ports/metadata-store.js';
 import { decodeListMarker, pageOfRows, requirePageLimit } from './list-markers.js';
 import { applySqliteMigrations, SQLITE_MIGRATIONS } from './migrations.js';
+import { AreaDelegatingStore, type StoreAreas } from './area-delegating-store.js';
 import { SqliteAliases } from './sqlite-aliases.js';
 import { SqliteKeyDeletion } from './sqlite-deletion.js';
 import { SqliteGrants } from './sqlite-grants.js';
@@ -42,21 +33,27 @@ const BUSY_TIMEOUT_MS = 5000;
  * policies and grants in the sibling sqlite-*.ts files, each owning its statements over the same
  * connection.
  */
-export class SqliteMetadataStore implements MetadataStore {
+interface SqliteAreas extends StoreAreas {
+  readonly policies: SqliteKeyPolicies;
+}
+
+export class SqliteMetadataStore extends AreaDelegatingStore<SqliteAreas> implements MetadataStore {
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly insertNewKey: Database.Transaction<(newKey: NewKey) => void>;
   private readonly upsertTags: Database.Transaction<(keyId: string, tags: readonly Tag[]) => void>;
   private readonly deleteTags: Database.Transaction<(keyId: string, tagKeys: readonly string[]) => void>;
-  private readonly aliases: SqliteAliases;
-  private readonly rotation: SqliteKeyRotation;
-  private readonly deletion: SqliteKeyDeletion;
-  private readonly policies: SqliteKeyPolicies;
-  private readonly grants: SqliteGrants;
 
   private constructor(private readonly db: Database.Database) {
+    super({
+      aliases: new SqliteAliases(db),
+      rotation: new SqliteKeyRotation(db),
+      deletion: new SqliteKeyDeletion(db),
+      policies: new SqliteKeyPolicies(db),
+      grants: new SqliteGrants(db),
+    });
     const s = (this.statements = prepareStatements(db));
     const keys = new KeyRowReader(db);
-    const policies = (this.policies = new SqliteKeyPolicies(db));
+    const policies = this.areas.policies;
     this.insertNewKey = db.transaction(({ key, version, tags, policy }: NewKey) => {
       if (s.keyExists.get(key.id) !== undefined || s.versionExists.get(version.id) !== undefined) {
         throw new KmsError('AlreadyExistsException', `Key ${key.id} or its version already exists.`);
@@ -94,10 +91,6 @@ export class SqliteMetadataStore implements MetadataStore {
       keys.get(keyId);
       for (const tagKey of tagKeys) s.deleteTag.run(keyId, tagKey);
     });
-    this.aliases = new SqliteAliases(db);
-    this.rotation = new SqliteKeyRotation(db);
-    this.deletion = new SqliteKeyDeletion(db);
-    this.grants = new SqliteGrants(db);
   }
 
   static open(path: string): SqliteMetadataStore {
@@ -172,94 +165,6 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async untagResource(keyId: string, tagKeys: readonly string[]): Promise<void> {
     this.deleteTags.immediate(keyId, tagKeys);
-  }
-
-  // Aliases (sqlite-aliases.ts).
-  createAlias(alias: NewAlias): Promise<AliasRecord> {
-    return this.aliases.createAlias(alias);
-  }
-  updateAlias(account: string, aliasName: string, keyId: string, now: Date): Promise<AliasRecord> {
-    return this.aliases.updateAlias(account, aliasName, keyId, now);
-  }
-  deleteAlias(account: string, aliasName: string): Promise<boolean> {
-    return this.aliases.deleteAlias(account, aliasName);
-  }
-  getAlias(account: string, aliasName: string): Promise<AliasRecord | undefined> {
-    return this.aliases.getAlias(account, aliasName);
-  }
-  listAliases(query: ListAliasesQuery): Promise<Page<AliasRecord>> {
-    return this.aliases.listAliases(query);
-  }
-  listAliasesForKey(keyId: string): Promise<AliasRecord[]> {
-    return this.aliases.listAliasesForKey(keyId);
-  }
-
-  // Versions, rotations and the rotation schedule (sqlite-rotation.ts).
-  addKeyVersion(keyId: string, version: KeyVersion, rotation: KeyVersionRotation): Promise<KeyRecord> {
-    return this.rotation.addKeyVersion(keyId, version, rotation);
-  }
-  listKeyRotations(keyId: string, page: PageQuery): Promise<Page<KeyRotationRecord>> {
-    return this.rotation.listKeyRotations(keyId, page);
-  }
-  countOnDemandRotations(keyId: string): Promise<number> {
-    return this.rotation.countOnDemandRotations(keyId);
-  }
-  setRotation(keyId: string, schedule: RotationSchedule): Promise<void> {
-    return this.rotation.setRotation(keyId, schedule);
-  }
-  getRotation(keyId: string): Promise<RotationSchedule | undefined> {
-    return this.rotation.getRotation(keyId);
-  }
-  listKeysDueForRotation(now: Date, limit: number): Promise<string[]> {
-    return this.rotation.listKeysDueForRotation(now, limit);
-  }
-
-  // Scheduled deletion (sqlite-deletion.ts).
-  scheduleKeyDeletion(keyId: string, deletionDate: Date): Promise<KeyRecord> {
-    return this.deletion.scheduleKeyDeletion(keyId, deletionDate);
-  }
-  cancelKeyDeletion(keyId: string, now: Date): Promise<KeyRecord> {
-    return this.deletion.cancelKeyDeletion(keyId, now);
-  }
-  listKeysDueForDeletion(now: Date, limit: number): Promise<string[]> {
-    return this.deletion.listKeysDueForDeletion(now, limit);
-  }
-  deleteKeyMetadata(keyId: string): Promise<boolean> {
-    return this.deletion.deleteKeyMetadata(keyId);
-  }
-
-  // Key policies (sqlite-policies.ts).
-  getKeyPolicy(keyId: string): Promise<string | undefined> {
-    return this.policies.getKeyPolicy(keyId);
-  }
-  putKeyPolicy(keyId: string, policy: string): Promise<void> {
-    return this.policies.putKeyPolicy(keyId, policy);
-  }
-
-  // Grants (sqlite-grants.ts).
-  createGrant(grant: GrantRecord, limits: GrantLimits): Promise<GrantRecord> {
-    return this.grants.createGrant(grant, limits);
-  }
-  findGrantsByName(keyId: string, name: string): Promise<GrantRecord[]> {
-    return this.grants.findGrantsByName(keyId, name);
-  }
-  getGrant(keyId: string, grantId: string): Promise<GrantRecord | undefined> {
-    return this.grants.getGrant(keyId, grantId);
-  }
-  getGrantByToken(grantToken: string): Promise<GrantRecord | undefined> {
-    return this.grants.getGrantByToken(grantToken);
-  }
-  grantsForKey(keyId: string): Promise<GrantRecord[]> {
-    return this.grants.grantsForKey(keyId);
-  }
-  listGrants(keyId: string, query: ListGrantsQuery): Promise<Page<GrantRecord>> {
-    return this.grants.listGrants(keyId, query);
-  }
-  listRetirableGrants(retiringPrincipal: string, page: PageQuery): Promise<Page<GrantRecord>> {
-    return this.grants.listRetirableGrants(retiringPrincipal, page);
-  }
-  deleteGrant(keyId: string, grantId: string): Promise<boolean> {
-    return this.grants.deleteGrant(keyId, grantId);
   }
 
   async close(): Promise<void> {
