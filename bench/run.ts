@@ -6,23 +6,17 @@
  * from the same run: a no-op gRPC server with the same TLS and message sizes (bench/noop-server.ts)
  * and raw pkcs11js on the same token (bench/raw-token.ts). Prints a table and writes JSON.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import type { LoadJob, LoadResult } from './load-generator.js';
+import { cpuTicks, loadOnce, startBenchService, ticksToMicroseconds, waitForLine, wire } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 2 : 5;
 const WARMUP = quick ? 0.5 : 1;
 const CONCURRENCY = quick ? [16] : [1, 16, 64];
 const SCALE_KEYS = quick ? 200 : 10_000;
-const CLI = resolve('dist/src/cli/main.js');
-const ACCOUNT = '111122223333';
-const DEVELOPER = `arn:aws:iam::${ACCOUNT}:role/DeveloperRole`;
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 interface Row {
   operation: string;
@@ -36,44 +30,6 @@ interface Row {
   baseline?: string;
   ratio?: number;
   note?: string;
-}
-
-function cli(args: string[]): any {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`p11kms ${args[0]}: ${result.stderr}`);
-  return JSON.parse(result.stdout);
-}
-
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15 of proc(5))
-}
-
-async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
-  let output = '';
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} in:\n${output}`)), 60_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = pattern.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolvePromise(match);
-      }
-      if (output.length > 1_000_000) output = output.slice(-10_000);
-    });
-    child.once('exit', (code) => reject(new Error(`exited ${code}:\n${output}`)));
-  });
-}
-
-function loadOnce(job: LoadJob): Promise<LoadResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [resolve('dist/bench/load-generator.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('exit', (code) => (code === 0 ? resolvePromise(JSON.parse(out) as LoadResult) : reject(new Error(`load generator exited ${code}`))));
-    child.stdin.end(JSON.stringify(job));
-  });
 }
 
 /** One load run against a server process, with its CPU time and (for p11kms) the probe's numbers. */
@@ -90,46 +46,14 @@ async function measure(server: { pid: number; address: string; probe?: string },
     probe = JSON.parse(readFileSync(server.probe, 'utf8'));
   }
   const totalRequests = result.requests * ((SECONDS + WARMUP) / SECONDS);
-  return { result, cpuUsPerRequest: (ticks * 1e6) / CLK_TCK / Math.max(1, totalRequests), probe };
+  return { result, cpuUsPerRequest: ticksToMicroseconds(ticks) / Math.max(1, totalRequests), probe };
 }
 
-const wire = (value: unknown): unknown =>
-  Buffer.isBuffer(value) ? { base64: value.toString('base64') } : Array.isArray(value) ? value.map(wire) : value && typeof value === 'object' ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, wire(v)])) : value;
-
 async function main(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'p11kms-bench-'));
-  cli(['init', '--data-dir', dataDir]);
-  const issued = cli(['issue-cert', '--data-dir', dataDir, '--principal', DEVELOPER, '--name', 'developer']);
-  const pki = join(dataDir, 'pki');
-  const admin = { ca: join(pki, 'ca.pem'), cert: join(pki, 'clients', 'admin.pem'), key: join(pki, 'clients', 'admin.key') };
-  const developer = { ca: admin.ca, cert: issued.cert as string, key: issued.key as string };
-
-  const probe = join(dataDir, 'probe.json');
-  const server = spawn(process.execPath, ['--import', resolve('dist/bench/loop-probe.js'), CLI, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
-    env: { ...process.env, P11KMS_BENCH_PROBE: probe },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const address = (await waitForLine(server, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
-  server.stdout!.resume();
-  const kms = { pid: server.pid!, address, probe };
-
-  const definition = protoLoader.loadSync('p11kms/v1/kms.proto', { keepCase: true, longs: String, enums: String, defaults: false, arrays: true, objects: true, includeDirs: [resolve('proto')] });
-  const Client = (grpc.loadPackageDefinition(definition) as any).p11kms.v1.KeyManagementService;
-  const adminClient = new Client(address, grpc.credentials.createSsl(readFileSync(admin.ca), readFileSync(admin.key), readFileSync(admin.cert)), { 'grpc.ssl_target_name_override': 'localhost' });
-  const call = (rpc: string, request: object): Promise<any> =>
-    new Promise((res, rej) => adminClient[rpc](request, (e: Error | null, r: unknown) => (e ? rej(e) : res(r))));
-
-  // A realistic key policy: the account root administers, the developer role uses the key.
-  const policy = JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      { Sid: 'Admin', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' },
-      { Sid: 'Use', Effect: 'Allow', Principal: { AWS: DEVELOPER }, Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey', 'kms:Sign', 'kms:Verify', 'kms:GenerateMac'], Resource: '*',
-        Condition: { StringEquals: { 'kms:EncryptionContext:app': 'bench' } } },
-      { Sid: 'UseAsymmetric', Effect: 'Allow', Principal: { AWS: DEVELOPER }, Action: ['kms:Sign', 'kms:Verify', 'kms:GenerateMac'], Resource: '*' },
-    ],
-  });
-  const createKey = async (spec: string, usage: string) => (await call('CreateKey', { policy, key_spec: `KEY_SPEC_${spec}`, key_usage: `KEY_USAGE_${usage}` })).key_metadata.key_id as string;
+  const probeFile = join(tmpdir(), `p11kms-bench-probe-${process.pid}.json`);
+  const service = await startBenchService({ nodeArgs: ['--import', resolve('dist/bench/loop-probe.js')], env: { P11KMS_BENCH_PROBE: probeFile } });
+  const { dataDir, pki, admin, developer, call, createKey } = service;
+  const kms = { pid: service.server.pid!, address: service.address, probe: probeFile };
   const symmetric = await createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
   const context = { app: 'bench' };
   const plaintext = Buffer.alloc(1024, 42);
@@ -187,9 +111,7 @@ async function main(): Promise<void> {
     const { result, cpuUsPerRequest, probe: p } = await measure(kms, developer, 'Encrypt', encryptWith([...ids]), 64);
     rows.push({ operation: `Encrypt 1 KiB, ${label}`, concurrency: 64, rps: result.rps, p50Ms: result.p50Ms, p99Ms: result.p99Ms, cpuUsPerRequest, loopP99Ms: p?.p99Ms, rssMiB: p ? p.rssBytes / 2 ** 20 : undefined });
   }
-  adminClient.close();
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
+  await service.stop();
 
   // Baselines, with the server stopped so they have the machine to themselves.
   const noop = spawn(process.execPath, [resolve('dist/bench/noop-server.js'), admin.ca, join(pki, 'server.pem'), join(pki, 'server.key')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -208,6 +130,7 @@ async function main(): Promise<void> {
       encoding: 'utf8',
     }).stdout,
   ) as Record<string, number>;
+  rmSync(dataDir, { recursive: true, force: true });
   const rawFor: Record<string, number | undefined> = {
     'raw RSA': raw['RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)'],
     'raw ECDSA': raw['ECDSA P-256 sign (async, 16 in flight)'],

@@ -1,0 +1,112 @@
+/**
+ * `npm run bench:profile [-- --rpc Encrypt --concurrency 64 --seconds 10 --top 40]`: where the
+ * server's CPU goes under one benchmark load. Starts the bench server under `node --cpu-prof`
+ * (every thread writes a profile: the main thread and the workers), drives it from the load
+ * generator, stops it, and prints per thread the busy share and the functions with the most self
+ * and inclusive time. The .cpuprofile files are kept (open them in Chrome DevTools for a flame graph).
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { cpuTicks, loadOnce, startBenchService, ticksToMicroseconds, wire } from './harness.js';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const { values } = parseArgs({
+  options: {
+    rpc: { type: 'string', default: 'Encrypt' },
+    concurrency: { type: 'string', default: '64' },
+    seconds: { type: 'string', default: '10' },
+    top: { type: 'string', default: '35' },
+  },
+});
+const seconds = Number(values.seconds);
+const top = Number(values.top);
+
+const profileDir = mkdtempSync(join(tmpdir(), 'p11kms-profile-'));
+const service = await startBenchService({ nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '200'] });
+const key = await service.createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
+const plaintext = Buffer.alloc(1024, 42);
+const context = { app: 'bench' };
+const sealed = (await service.call('Encrypt', { key_id: key, plaintext, encryption_context: context })).ciphertext_blob as Buffer;
+const requests: Record<string, object> = {
+  Encrypt: { key_id: key, plaintext, encryption_context: context },
+  Decrypt: { ciphertext_blob: sealed, encryption_context: context },
+  GenerateDataKey: { key_id: key, key_spec: 'DATA_KEY_SPEC_AES_256', encryption_context: context },
+  ReEncrypt: { ciphertext_blob: sealed, source_encryption_context: context, destination_key_id: key, destination_encryption_context: context },
+};
+const request = requests[values.rpc!];
+if (!request) throw new Error(`--rpc must be one of ${Object.keys(requests).join(', ')}`);
+
+const before = cpuTicks(service.server.pid!);
+const result = await loadOnce({
+  address: service.address, ...service.developer, rpc: values.rpc!, requests: [wire(request)],
+  concurrency: Number(values.concurrency), seconds, warmupSeconds: 1,
+});
+const cpuUs = ticksToMicroseconds(cpuTicks(service.server.pid!) - before);
+await service.stop();
+rmSync(service.dataDir, { recursive: true, force: true });
+
+const perRequest = (us: number) => us / Math.max(1, result.requests * ((seconds + 1) / seconds));
+process.stdout.write(
+  `${values.rpc} at ${values.concurrency} in flight: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
+    `p99 ${result.p99Ms.toFixed(2)} ms, server CPU ${perRequest(cpuUs).toFixed(0)} µs/req (all threads, /proc)\n`,
+);
+
+for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
+  const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
+  const parent = new Map<number, number>();
+  const byId = new Map<number, ProfileNode>();
+  for (const node of profile.nodes) {
+    byId.set(node.id, node);
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  }
+  const label = (node: ProfileNode) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const where = url.replace(/^.*\/node_modules\//, '~/').replace(/^.*\/dist\//, '').replace(/^node:/, 'node:');
+    return `${functionName || '(anonymous)'} ${where}${url ? `:${lineNumber + 1}` : ''}`;
+  };
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  profile.samples.forEach((id, index) => {
+    const dt = profile.timeDeltas[index] ?? 0;
+    total += dt;
+    const node = byId.get(id)!;
+    if (node.callFrame.functionName === '(idle)') {
+      idle += dt;
+      return;
+    }
+    self.set(label(node), (self.get(label(node)) ?? 0) + dt);
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const name = label(byId.get(at)!);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      inclusive.set(name, (inclusive.get(name) ?? 0) + dt);
+    }
+  });
+  const busy = total - idle;
+  const rows = (map: Map<string, number>) =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, t]) => `  ${((100 * t) / busy).toFixed(1).padStart(5)}%  ${perRequest(t).toFixed(1).padStart(7)} µs/req  ${name}`)
+      .join('\n');
+  process.stdout.write(
+    `\n== ${file}: busy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s (${perRequest(busy).toFixed(0)} µs/req)\n` +
+      `-- self\n${rows(self)}\n-- inclusive\n${rows(inclusive)}\n`,
+  );
+}
+process.stdout.write(`\nprofiles: ${profileDir}\n`);
