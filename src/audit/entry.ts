@@ -66,10 +66,37 @@ export function entryFromEvent(event: AuditEvent, seq: number, kind: EntryKind =
   };
 }
 
-/** The bytes (as a string; hash its UTF-8) that the chain commits to: RFC 8785 canonical JSON. */
+/**
+ * The bytes (as a string; hash its UTF-8) that the chain commits to: RFC 8785 canonical JSON.
+ *
+ * Written member by member, because an entry's shape is fixed: its keys appear here in RFC 8785
+ * order (sorted by UTF-16 code units, §3.2.3), strings and numbers go through JSON.stringify, whose
+ * output RFC 8785 adopts as is (§3.2.2.2, §3.2.2.3), and only `parameters`, whose keys vary, goes
+ * through the general canonicaliser. The per-request cost fell from ~10 µs to ~2 µs in the bench
+ * profile. The verifier re-canonicalises entries with the general one (verify.ts), and a unit test
+ * compares the two on generated entries, so they cannot drift apart unnoticed.
+ */
 export function canonicalEntry(entry: LedgerEntry): string {
-  return canonicalJson(entry);
+  const { decision } = entry;
+  return (
+    `{"decision":${decision === null ? 'null' : `{"allowed":${decision.allowed},"reason":${str(decision.reason)}}`}` +
+    `,"durationMs":${JSON.stringify(entry.durationMs)}` +
+    `,"keyArns":[${entry.keyArns.map(str).join(',')}]` +
+    `,"kind":${str(entry.kind)}` +
+    `,"operation":${str(entry.operation)}` +
+    `,"outcome":${str(entry.outcome)}` +
+    `,"parameters":${canonicalJson(entry.parameters)}` +
+    `,"principalAccount":${nullable(entry.principalAccount)}` +
+    `,"principalArn":${nullable(entry.principalArn)}` +
+    `,"requestId":${str(entry.requestId)}` +
+    `,"seq":${JSON.stringify(entry.seq)}` +
+    `,"sourceAddress":${str(entry.sourceAddress)}` +
+    `,"time":${str(entry.time)}}`
+  );
 }
+
+const str = (text: string): string => JSON.stringify(text);
+const nullable = (text: string | null): string => (text === null ? 'null' : JSON.stringify(text));
 
 function text(value: string, path: string): string {
   const checked = toJsonValue(value, path);

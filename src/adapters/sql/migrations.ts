@@ -207,6 +207,17 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only'); END;
     `,
   },
+  {
+    version: 5,
+    name: 'audit ledger: drop the request-id and outcome indexes',
+    // No query reads ledger entries by request id, and an outcome filter is applied to the rows the
+    // account (and key) indexes already select: the two indexes only cost every append two more
+    // B-tree inserts (the bench profile: ~16 µs of the writer's ~40 µs per entry went to indexes).
+    sql: `
+      DROP INDEX ledger_entries_by_request;
+      DROP INDEX ledger_entries_by_outcome;
+    `,
+  },
 ];
 
 /**

@@ -254,6 +254,17 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION p11kms_notify_key_change('key_id');
     `,
   },
+  {
+    version: 5,
+    name: 'audit ledger: drop the request-id and outcome indexes',
+    // No query reads ledger entries by request id, and an outcome filter is applied to the rows the
+    // account (and key) indexes already select: the two indexes only cost every append two more
+    // B-tree inserts (the bench profile: ~16 µs of the writer's ~40 µs per entry went to indexes).
+    sql: `
+      DROP INDEX ledger_entries_by_request;
+      DROP INDEX ledger_entries_by_outcome;
+    `,
+  },
 ];
 
 /** The channel the key-change triggers (migration 4) NOTIFY with a key id. */

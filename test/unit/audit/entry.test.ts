@@ -55,6 +55,39 @@ describe('canonical JSON (RFC 8785)', () => {
   });
 });
 
+describe('canonicalEntry (the fixed-shape writer)', () => {
+  // Awkward text: quotes, backslashes, control characters, U+2028, astral and non-ASCII characters.
+  const TEXTS = ['', 'plain', 'quote " and \\ backslash', 'tab\tnew\nline\u0001\u001f', '\u2028\u2029', 'é ✓ 😀 \ud83d\ude00', '</script>', '{"json":1}'];
+  const NUMBERS = [0, 1, 0.1, 1.25, 333333333.3333333, 1e21, 1e-7, 5e-324, 123456789.5, 0.6375549999993382];
+
+  it('writes exactly what the general RFC 8785 canonicaliser writes, for 2,000 generated entries', () => {
+    let state = 7;
+    const next = (n: number) => (state = (state * 1103515245 + 12345) % 2 ** 31) % n;
+    const text = () => TEXTS[next(TEXTS.length)]!;
+    for (let seq = 1; seq <= 2000; seq++) {
+      const parameters: Record<string, unknown> = {};
+      for (let i = next(5); i > 0; i--) {
+        parameters[text() || 'k'] = [text(), NUMBERS[next(NUMBERS.length)], { [text()]: [true, null, text()] }, null][next(4)];
+      }
+      const event = {
+        ...sampleEvent(seq),
+        requestId: `${text()}-${seq}`,
+        operation: text() || 'Encrypt',
+        principalArn: next(3) === 0 ? undefined : text(),
+        principalAccount: next(3) === 0 ? undefined : text(),
+        sourceAddress: text(),
+        keyArns: Array.from({ length: next(3) }, text),
+        parameters,
+        outcome: text() || 'Success',
+        decision: next(3) === 0 ? undefined : { allowed: next(2) === 0, reason: text() },
+        durationMs: NUMBERS[next(NUMBERS.length)]!,
+      };
+      const entry = entryFromEvent(event, seq, next(2) === 0 ? 'request' : 'background');
+      expect(canonicalEntry(entry)).toBe(canonicalJson(entry));
+    }
+  });
+});
+
 describe('entryFromEvent', () => {
   it('maps every event field, with absent values as null', () => {
     const event = { ...sampleEvent(7), principalArn: undefined, principalAccount: undefined, decision: undefined };
