@@ -66,6 +66,13 @@ const ConfigSchema = z
     /** How often the scheduler looks for keys due for rotation or deletion. */
     schedulerIntervalSeconds: z.number().int().min(1).max(86_400).default(60),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /**
+     * One info log line per request, written after its ledger entry. Off by default: the ledger
+     * already holds every request (tamper-evident, and readable through ListAuditEvents and
+     * `p11kms audit export`), and the line cost ~30 µs per request in the benchmark profile.
+     * Denials and internal errors are logged either way.
+     */
+    accessLog: z.boolean().default(false),
   })
   .strict();
 

@@ -57,7 +57,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     maxBatchEntries: config.ledger.maxBatchEntries,
     onCommit: { committed: (head) => duties?.committed(head) },
   });
-  const requestLog = new LogAuditSink(logger);
+  const requestLog = config.accessLog ? new LogAuditSink(logger) : undefined;
   // Audit before answer: the entry is durable first; the log line after it is only an access log.
   const thenLogged = (sink: AuditSink): AuditSink => ({
     async record(event) {
@@ -68,7 +68,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         if (error instanceof LedgerUnavailableError) throw dependencyUnavailable();
         throw error;
       }
-      await requestLog.record(event);
+      await requestLog?.record(event);
     },
   });
   const audit = thenLogged(ledger);

@@ -60,7 +60,8 @@ program
   .option('--config <file>', 'JSON configuration for your own token, CA and store (see README)')
   .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)')
   .option('--store <store>', 'sqlite:PATH (default: the data dir\'s p11kms.db) or postgres://… shared by replicas')
-  .action(async (options: { dataDir: string; config?: string; listen?: string; store?: string }) => {
+  .option('--access-log', 'also log one line per request (the audit ledger records every request either way)')
+  .action(async (options: { dataDir: string; config?: string; listen?: string; store?: string; accessLog?: boolean }) => {
     let config: Config;
     let endpointFile: string | undefined;
     if (options.config) {
@@ -72,6 +73,7 @@ program
       endpointFile = derived.layout.endpointFile;
     }
     if (options.listen) config = { ...config, listen: options.listen };
+    if (options.accessLog) config = { ...config, accessLog: true };
     if (options.store) {
       try {
         config = { ...config, store: parseStoreOption(options.store) };
