@@ -33,11 +33,13 @@ export interface SealedCiphertext {
 export function encodeCiphertext(sealed: SealedCiphertext): Buffer {
   if (sealed.iv.length !== GCM_IV_BYTES) throw new RangeError('AES-GCM IV must be 12 bytes');
   if (sealed.ciphertextAndTag.length < GCM_TAG_BYTES) throw new RangeError('AES-GCM output lacks its tag');
-  const header = Buffer.allocUnsafe(HEADER_BYTES);
-  header[0] = CIPHERTEXT_FORMAT_V1;
-  uuidToBytes(sealed.keyId).copy(header, 1);
-  uuidToBytes(sealed.keyVersionId).copy(header, 17);
-  return Buffer.concat([header, sealed.iv, sealed.ciphertextAndTag]);
+  const blob = Buffer.allocUnsafe(HEADER_BYTES + GCM_IV_BYTES + sealed.ciphertextAndTag.length);
+  blob[0] = CIPHERTEXT_FORMAT_V1;
+  blob.write(uuidHex(sealed.keyId), 1, 16, 'hex');
+  blob.write(uuidHex(sealed.keyVersionId), 17, 16, 'hex');
+  sealed.iv.copy(blob, HEADER_BYTES);
+  sealed.ciphertextAndTag.copy(blob, HEADER_BYTES + GCM_IV_BYTES);
+  return blob;
 }
 
 /** Any blob that is not a well-formed v1 ciphertext gives InvalidCiphertextException. */
@@ -54,9 +56,15 @@ export function decodeCiphertext(blob: Buffer): SealedCiphertext {
 }
 
 export function uuidToBytes(uuid: string): Buffer {
+  return Buffer.from(uuidHex(uuid), 'hex');
+}
+
+const HEX_32 = /^[0-9a-f]{32}$/;
+
+function uuidHex(uuid: string): string {
   const hex = uuid.replaceAll('-', '');
-  if (!/^[0-9a-f]{32}$/.test(hex)) throw new RangeError(`not a UUID: ${uuid}`);
-  return Buffer.from(hex, 'hex');
+  if (!HEX_32.test(hex)) throw new RangeError(`not a UUID: ${uuid}`);
+  return hex;
 }
 
 export function bytesToUuid(bytes: Buffer): string {

@@ -53,6 +53,13 @@ interface ResolvedKey {
  * whatever the outcome. The same path for every operation.
  */
 export class Pipeline {
+  /**
+   * Parsed principals by certificate URI SAN. One object per caller, so that what is derived from
+   * a principal (policy layers, condition keys) is derived once (WeakMaps in src/policy). Bounded:
+   * emptied when it reaches MAX_CACHED_PRINCIPALS distinct names.
+   */
+  private readonly principals = new Map<string, Principal | undefined>();
+
   constructor(private readonly deps: PipelineDependencies) {}
 
   async execute<Res>(operation: AnyOperation, request: unknown, envelope: RequestEnvelope): Promise<Res> {
@@ -69,7 +76,7 @@ export class Pipeline {
       operation.validate?.(request);
       const account = identity.principal.account ?? this.deps.defaultAccount;
 
-      const requirements = Object.entries(operation.keys) as Array<[string, KeyRequirement<unknown>]>;
+      const requirements = requirementsOf(operation);
       const resolved: Record<string, ResolvedKey> = {};
       for (const [name, requirement] of requirements) {
         const reference = await requirement.ref(request, this.deps.services.store);
@@ -77,20 +84,21 @@ export class Pipeline {
         keyArns.push(resolved[name].key.arn);
         await this.checkMatch(resolved[name].key, requirement, request, account);
       }
-      const keys = Object.fromEntries(Object.entries(resolved).map(([name, r]) => [name, r.key]));
+      const keys: Record<string, KeyRecord> = {};
+      for (const [name] of requirements) keys[name] = resolved[name]!.key;
       const own = (await operation.conditions?.(request, keys, this.deps.services.store)) ?? {};
       await this.checkGrantTokens(request);
-      const conditions: ConditionKeys = {
-        ...callerConditions({
+      const conditions: ConditionKeys = Object.assign(
+        callerConditions({
           principal: identity.principal,
           callerAccount: account,
           sourceAddress: envelope.sourceAddress,
           now: this.deps.services.clock.now(),
           viaService: identity.viaService,
         }),
-        ...encryptionContextConditions(own.encryptionContext),
-        ...own.keys,
-      };
+        encryptionContextConditions(own.encryptionContext),
+        own.keys,
+      );
       const caller: Caller = { requestId: envelope.requestId, principal: identity.principal, account, conditions };
 
       for (const [name, requirement] of requirements) {
@@ -144,7 +152,8 @@ export class Pipeline {
   }
 
   private authenticate(envelope: RequestEnvelope): Identity {
-    const principal = envelope.peerIdentities.map(parsePrincipal).find((p) => p !== undefined);
+    let principal: Principal | undefined;
+    for (const name of envelope.peerIdentities) if ((principal = this.principal(name))) break;
     if (!principal) {
       throw new KmsError(
         'UnrecognizedClientException',
@@ -162,6 +171,14 @@ export class Pipeline {
     }
     const region = this.deps.services.location.region;
     return { principal: user, viaService: principal.arn.replace(/\.amazonaws\.com$/, `.${region}.amazonaws.com`) };
+  }
+
+  private principal(name: string): Principal | undefined {
+    if (this.principals.has(name)) return this.principals.get(name);
+    if (this.principals.size >= MAX_CACHED_PRINCIPALS) this.principals.clear();
+    const principal = parsePrincipal(name);
+    this.principals.set(name, principal);
+    return principal;
   }
 
   /**
@@ -258,6 +275,20 @@ export class Pipeline {
     this.deps.logger.error({ requestId, operation, err: error }, 'internal error');
     return new KmsError('KMSInternalException', `An internal error occurred. Request id: ${requestId}`);
   }
+}
+
+const MAX_CACHED_PRINCIPALS = 10_000;
+
+/** An operation's key requirements as [name, requirement] pairs, listed once per operation. */
+const requirementLists = new WeakMap<AnyOperation, Array<[string, KeyRequirement<unknown>]>>();
+
+function requirementsOf(operation: AnyOperation): Array<[string, KeyRequirement<unknown>]> {
+  let list = requirementLists.get(operation);
+  if (list === undefined) {
+    list = Object.entries(operation.keys) as Array<[string, KeyRequirement<unknown>]>;
+    requirementLists.set(operation, list);
+  }
+  return list;
 }
 
 function checkStateAndUsage(key: KeyRecord, requirement: KeyRequirement<unknown>): void {

@@ -44,8 +44,23 @@ export function encryptionContextConditions(context: EncryptionContext | undefin
   return keys;
 }
 
-/** `ipv4:127.0.0.1:5000`, `127.0.0.1:5000`, `[::1]:5000` → the address alone. */
+/**
+ * `ipv4:127.0.0.1:5000`, `127.0.0.1:5000`, `[::1]:5000` → the address alone. A peer is one
+ * connection, so the answer is remembered (bounded) rather than re-parsed for every call on it.
+ */
 export function sourceIp(peer: string): string {
+  let ip = sourceIps.get(peer);
+  if (ip === undefined) {
+    if (sourceIps.size >= 10_000) sourceIps.clear();
+    ip = parseSourceIp(peer);
+    sourceIps.set(peer, ip);
+  }
+  return ip;
+}
+
+const sourceIps = new Map<string, string>();
+
+function parseSourceIp(peer: string): string {
   const address = peer.replace(/^ipv[46]:/, '');
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
   if (bracketed) return bracketed[1]!;

@@ -34,7 +34,19 @@ export function normalizeContext(input: RequestContextInput | undefined): Reques
  * `aws:PrincipalArn` of a role session is the role's ARN, not the session's (IAM global condition
  * keys); the session ARN does not carry the role's path, so a role with a path is named without it.
  */
-export function principalConditionKeys(principal: Principal): Record<string, string> {
+export function principalConditionKeys(principal: Principal): Readonly<Record<string, string>> {
+  let keys = conditionKeysOf.get(principal);
+  if (keys === undefined) {
+    keys = Object.freeze(computePrincipalConditionKeys(principal));
+    conditionKeysOf.set(principal, keys);
+  }
+  return keys;
+}
+
+/** Once per principal object (see callerLayers in principals.ts for why that is once per caller). */
+const conditionKeysOf = new WeakMap<Principal, Readonly<Record<string, string>>>();
+
+function computePrincipalConditionKeys(principal: Principal): Record<string, string> {
   const keys: Record<string, string> = {};
   if (principal.kind === 'service') return keys;
   keys['aws:PrincipalArn'] = principal.kind === 'assumed-role' ? roleArnOfSession(principal.arn) : principal.arn;

@@ -88,7 +88,22 @@ interface CallerLayers {
   readonly self?: { readonly type: 'user' | 'session' | 'service'; readonly arn: string };
 }
 
+/**
+ * The caller's layers, worked out once per principal object: the pipeline hands every request of a
+ * connection the same (immutable) Principal, so a WeakMap turns the ARN splitting into one lookup.
+ */
+const layersOf = new WeakMap<Principal, CallerLayers>();
+
 export function callerLayers(principal: Principal): CallerLayers {
+  let layers = layersOf.get(principal);
+  if (layers === undefined) {
+    layers = computeCallerLayers(principal);
+    layersOf.set(principal, layers);
+  }
+  return layers;
+}
+
+function computeCallerLayers(principal: Principal): CallerLayers {
   if (principal.kind === 'service') return { isRoot: false, self: { type: 'service', arn: principal.arn } };
   const parts = principal.arn.split(':');
   const account = { account: principal.account ?? '', partition: parts[1] ?? '' };

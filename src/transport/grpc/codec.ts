@@ -8,21 +8,30 @@ import protobuf from 'protobufjs';
 /** AWS spells these enums' values in PascalCase (KeyState "PendingDeletion"); proto values are UPPER_SNAKE. */
 const PASCAL_CASE_ENUMS = new Set(['KeyState', 'GrantOperation']);
 
+/** A message field with the names both sides use, worked out once per type. */
+interface FieldPlan {
+  readonly field: protobuf.Field;
+  readonly wireName: string;
+  readonly operationName: string;
+}
+
 export class MessageCodec {
   private readonly enumPrefixes = new Map<protobuf.Enum, string>();
+  /** Per message type: its fields and their camelCase names (the profile showed the renaming at ~10 µs per request). */
+  private readonly plans = new Map<protobuf.Type, readonly FieldPlan[]>();
 
   /** Wire → operation. Absent fields stay absent; the *_UNSPECIFIED enum value counts as absent. */
   toOperation(type: protobuf.Type, message: Record<string, unknown>): Record<string, unknown> {
     const result: Record<string, unknown> = {};
-    for (const field of type.fieldsArray) {
-      const value = message[field.name];
+    for (const { field, wireName, operationName } of this.plan(type)) {
+      const value = message[wireName];
       if (value === undefined || value === null) continue;
       const converted = field.map
         ? this.mapIn(field, value as Record<string, unknown>)
         : field.repeated
           ? (value as unknown[]).map((item) => this.valueIn(field, item)).filter((item) => item !== undefined)
           : this.valueIn(field, value);
-      if (converted !== undefined) result[camelCase(field.name)] = converted;
+      if (converted !== undefined) result[operationName] = converted;
     }
     return result;
   }
@@ -30,16 +39,25 @@ export class MessageCodec {
   /** Operation → wire. */
   toWire(type: protobuf.Type, value: Record<string, unknown>): Record<string, unknown> {
     const result: Record<string, unknown> = {};
-    for (const field of type.fieldsArray) {
-      const item = value[camelCase(field.name)];
+    for (const { field, wireName, operationName } of this.plan(type)) {
+      const item = value[operationName];
       if (item === undefined || item === null) continue;
-      result[field.name] = field.map
+      result[wireName] = field.map
         ? this.mapOut(field, item as Record<string, unknown>)
         : field.repeated
           ? (item as unknown[]).map((element) => this.valueOut(field, element))
           : this.valueOut(field, item);
     }
     return result;
+  }
+
+  private plan(type: protobuf.Type): readonly FieldPlan[] {
+    let plan = this.plans.get(type);
+    if (plan === undefined) {
+      plan = type.fieldsArray.map((field) => ({ field, wireName: field.name, operationName: camelCase(field.name) }));
+      this.plans.set(type, plan);
+    }
+    return plan;
   }
 
   private valueIn(field: protobuf.Field, value: unknown): unknown {
