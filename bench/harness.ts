@@ -4,7 +4,7 @@
  * admin client, the key policy every benchmark key carries, and the load generator.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -32,6 +32,22 @@ export function cli(args: string[]): any {
 export function cpuTicks(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/** CPU ticks per thread of a process, by "tid name" (/proc/PID/task/TID/stat). */
+export function threadTicks(pid: number): Map<string, number> {
+  const threads = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      threads.set(`${tid} ${name}`, Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return threads;
 }
 
 export function ticksToMicroseconds(ticks: number): number {
@@ -107,7 +123,10 @@ export async function startBenchService(options: { nodeArgs?: string[]; env?: Re
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const address = (await waitForLine(server, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
-  server.stdout!.resume();
+  // $P11KMS_BENCH_SERVER_LOG keeps the server's output (e.g. with --trace-gc); otherwise it is dropped.
+  const log = process.env.P11KMS_BENCH_SERVER_LOG;
+  if (log) server.stdout!.pipe(createWriteStream(log));
+  else server.stdout!.resume();
 
   const definition = protoLoader.loadSync('p11kms/v1/kms.proto', { keepCase: true, longs: String, enums: String, defaults: false, arrays: true, objects: true, includeDirs: [resolve('proto')] });
   const Client = (grpc.loadPackageDefinition(definition) as any).p11kms.v1.KeyManagementService;

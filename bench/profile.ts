@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuTicks, loadOnce, startBenchService, ticksToMicroseconds, wire } from './harness.js';
+import { cpuTicks, loadOnce, startBenchService, threadTicks, ticksToMicroseconds, wire } from './harness.js';
 
 interface ProfileNode {
   id: number;
@@ -28,13 +28,22 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     seconds: { type: 'string', default: '10' },
     top: { type: 'string', default: '35' },
+    /** Extra node flags for the server, space-separated (e.g. "--max-semi-space-size=32"). */
+    'node-args': { type: 'string', default: '' },
+    /** Measure only: no --cpu-prof, which itself costs CPU. */
+    'no-profile': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
 const top = Number(values.top);
 
 const profileDir = mkdtempSync(join(tmpdir(), 'p11kms-profile-'));
-const service = await startBenchService({ nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '200'] });
+const service = await startBenchService({
+  nodeArgs: [
+    ...values['node-args']!.split(' ').filter(Boolean),
+    ...(values['no-profile'] ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '200']),
+  ],
+});
 const key = await service.createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
 const plaintext = Buffer.alloc(1024, 42);
 const context = { app: 'bench' };
@@ -48,20 +57,39 @@ const requests: Record<string, object> = {
 const request = requests[values.rpc!];
 if (!request) throw new Error(`--rpc must be one of ${Object.keys(requests).join(', ')}`);
 
+/** Busy and total jiffies of the whole machine (the first line of /proc/stat). */
+const machine = () => {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = fields[3]! + fields[4]!;
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+};
+const machineBefore = machine();
 const before = cpuTicks(service.server.pid!);
+const threadsBefore = threadTicks(service.server.pid!);
 const result = await loadOnce({
   address: service.address, ...service.developer, rpc: values.rpc!, requests: [wire(request)],
   concurrency: Number(values.concurrency), seconds, warmupSeconds: 1,
 });
 const cpuUs = ticksToMicroseconds(cpuTicks(service.server.pid!) - before);
+const machineAfter = machine();
+const threadsAfter = threadTicks(service.server.pid!);
+const machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
 await service.stop();
 rmSync(service.dataDir, { recursive: true, force: true });
 
 const perRequest = (us: number) => us / Math.max(1, result.requests * ((seconds + 1) / seconds));
 process.stdout.write(
   `${values.rpc} at ${values.concurrency} in flight: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
-    `p99 ${result.p99Ms.toFixed(2)} ms, server CPU ${perRequest(cpuUs).toFixed(0)} µs/req (all threads, /proc)\n`,
+    `p99 ${result.p99Ms.toFixed(2)} ms, server CPU ${perRequest(cpuUs).toFixed(0)} µs/req (all threads, /proc), ` +
+    `machine ${(100 * machineBusy).toFixed(0)}% busy${result.errors ? `, ${result.errors} errors: ${result.firstError}` : ''}\n`,
 );
+
+const byThread = [...threadsAfter]
+  .map(([thread, ticks]) => [thread, perRequest(ticksToMicroseconds(ticks - (threadsBefore.get(thread) ?? 0)))] as const)
+  .filter(([, us]) => us >= 1)
+  .sort((a, b) => b[1] - a[1]);
+process.stdout.write(`server threads (µs/req): ${byThread.map(([t, us]) => `${t} ${us.toFixed(0)}`).join(', ')}\n`);
 
 for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
   const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
