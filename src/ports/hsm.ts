@@ -85,7 +85,7 @@ export interface Hsm {
   readonly capabilities: HsmCapabilities;
   /** Destroys the token objects of a key version (both halves of a pair); a missing object is not an error. */
   destroyKey(versionId: string): Promise<void>;
-  /** AES-256-GCM inside the token with a fresh 12-byte IV from the token's RNG. */
+  /** AES-256-GCM inside the token with a fresh random 12-byte IV (host CSPRNG; NIST SP 800-38D §8.2.2). */
   encrypt(versionId: string, plaintext: Buffer, aad: Buffer): Promise<AesGcmSealed>;
   decrypt(versionId: string, sealed: AesGcmSealed, aad: Buffer): Promise<Buffer>;
   /** The public key of an asymmetric key version as DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7). */

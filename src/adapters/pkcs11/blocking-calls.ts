@@ -4,13 +4,17 @@ import type pkcs11js from 'pkcs11js';
 
 /**
  * PKCS#11 calls that pkcs11js offers only in a blocking form (object search, attribute reads,
- * object destruction, random) run on a worker thread, so that a slow token — a network HSM answers
- * in milliseconds, and C_FindObjects on SoftHSM2 walks every object — never stalls the event loop.
+ * object copies and destruction, random) run on a worker thread, so that a slow token — a network
+ * HSM answers in milliseconds, and C_FindObjects on SoftHSM2 walks every object — never stalls the
+ * event loop.
  *
  * The worker loads the same shared library in the same process: C_Initialize there answers
  * CKR_CRYPTOKI_ALREADY_INITIALIZED, and its session shares the application's login (PKCS#11 v2.40
  * §5.6: login state is per application, not per session), so object handles are valid on both sides.
  * The code is plain CommonJS evaluated in the worker, which works the same from sources and from dist.
+ *
+ * The worker's session stays open until `close`: the session objects it makes (working copies,
+ * src/adapters/pkcs11/working-copies.ts) live as long as that session (PKCS#11 v2.40 §4.4).
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -31,7 +35,9 @@ const ops = {
     return p11.C_GetAttributeValue(session, buf(req.handle), req.types.map((type) => ({ type })))
       .map((a) => ({ type: a.type, value: a.value }));
   },
+  copy(req) { return p11.C_CopyObject(session, buf(req.handle), template(req.template)); },
   destroy(req) { p11.C_DestroyObject(session, buf(req.handle)); return null; },
+  closeSession() { p11.C_CloseSession(session); return null; },
   index(req) {
     p11.C_FindObjectsInit(session, template(req.template));
     let handles;
@@ -72,6 +78,8 @@ interface Pending {
 export class BlockingCalls {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Set once the worker has exited: a message to it would never be answered. */
+  private exited = false;
 
   private constructor(private readonly worker: Worker) {
     worker.on('message', (message: { id: number; result?: unknown; error?: BlockingCallError }) => {
@@ -82,7 +90,10 @@ export class BlockingCalls {
       else pending.resolve(message.result);
     });
     worker.on('error', (error) => this.failAll(error));
-    worker.on('exit', () => this.failAll(new Error('PKCS#11 worker exited')));
+    worker.on('exit', () => {
+      this.exited = true;
+      this.failAll(new Error('PKCS#11 worker exited'));
+    });
   }
 
   static async start(libraryPath: string, slot: Buffer): Promise<BlockingCalls> {
@@ -118,6 +129,11 @@ export class BlockingCalls {
     }));
   }
 
+  /** C_CopyObject in the worker's session; a session-object copy dies with that session. */
+  async copy(handle: Buffer, template: Template): Promise<Buffer> {
+    return toBuffer((await this.call('copy', { handle, template })) as Uint8Array);
+  }
+
   async destroy(handle: Buffer): Promise<void> {
     await this.call('destroy', { handle });
   }
@@ -126,11 +142,15 @@ export class BlockingCalls {
     return toBuffer((await this.call('random', { length })) as Uint8Array);
   }
 
+  /** Closes the worker's session, which destroys any session object it made, then the worker. */
   async close(): Promise<void> {
+    // Best effort, as every close: an unclosed session ends with the process anyway.
+    await this.call('closeSession', {}).catch(() => undefined);
     await this.worker.terminate();
   }
 
   private call(op: string, args: Record<string, unknown>): Promise<unknown> {
+    if (this.exited) return Promise.reject(new Error('PKCS#11 worker exited'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

@@ -1,6 +1,6 @@
-import { constants as cryptoConstants, createPublicKey, publicEncrypt, randomFillSync } from 'node:crypto';
+import { constants as cryptoConstants, createPublicKey, publicEncrypt } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
-import { bytesToUuid, GCM_IV_BYTES, GCM_TAG_BYTES } from '../../domain/ciphertext.js';
+import { bytesToUuid, GCM_TAG_BYTES } from '../../domain/ciphertext.js';
 import type { KeySpec } from '../../domain/key.js';
 import {
   KEY_SPEC_FACTS,
@@ -43,9 +43,17 @@ import {
 } from './mechanisms.js';
 import { decodeOaep } from './oaep.js';
 import { ecdsaDerToRaw, ecdsaRawToDer as rawToDer, ecSpki, ed25519Spki, rsaSpki, unwrapEcPoint } from './public-key-der.js';
+import { RandomIvPool } from './random-iv-pool.js';
 import { SessionPool } from './session-pool.js';
-import { aes256KeyTemplate, byVersionId, CUSTODY_ATTRIBUTES } from './templates.js';
-import { PROFILES, profileForManufacturer, type ProfileName, type VendorProfile } from './vendor-profiles.js';
+import { aes256KeyTemplate, byVersionId, CUSTODY_ATTRIBUTES, WORKING_COPY_TEMPLATE } from './templates.js';
+import {
+  PROFILES,
+  profileForManufacturer,
+  type ProfileName,
+  type VendorProfile,
+  type WorkingCopySettings,
+} from './vendor-profiles.js';
+import { WorkingCopies, type WorkingKey } from './working-copies.js';
 
 export interface Pkcs11HsmOptions {
   readonly libraryPath: string;
@@ -54,6 +62,8 @@ export interface Pkcs11HsmOptions {
   readonly pin: string;
   /** Overrides the profile detected from the token's manufacturer id. */
   readonly profile?: ProfileName;
+  /** Overrides the profile's working copies (tests shorten their ages, or turn them off). */
+  readonly workingCopies?: WorkingCopySettings | false;
 }
 
 type Session = Buffer;
@@ -79,10 +89,15 @@ function library(path: string): pkcs11js.PKCS11 {
 
 export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   /**
-   * `<CKO_*>:<key-version id>` → object handle (PKCS#11 handles stay valid for the life of the
+   * `<CKO_*>:<key-version id>` → token object handle (PKCS#11 handles stay valid for the life of the
    * application). Filled on generation, and on the first miss by one index of the whole token.
+   * Public-key operations use these handles; secret- and private-key operations use `workingCopies`.
    */
   private readonly objects = new Map<string, Handle>();
+  /** Same keys → the handles secret- and private-key operations use (VendorProfile.workingCopies). */
+  private readonly workingCopies: WorkingCopies;
+  /** GCM IVs for encrypt, from the host CSPRNG. */
+  private readonly ivs = new RandomIvPool();
   /** The one-time index of the token's objects, shared by every miss while it runs. */
   private indexed: Promise<void> | undefined;
   /** Public keys never change: key-version id → SubjectPublicKeyInfo DER. */
@@ -99,7 +114,9 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     private readonly sessions: readonly Session[],
     private readonly blocking: BlockingCalls,
     readonly capabilities: TokenCapabilities,
-  ) {}
+  ) {
+    this.workingCopies = new WorkingCopies(profile.workingCopies, (copy) => this.blocking.destroy(copy));
+  }
 
   static async open(options: Pkcs11HsmOptions): Promise<Pkcs11Hsm> {
     const p11 = library(options.libraryPath);
@@ -108,7 +125,9 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
       .find((candidate) => p11.C_GetTokenInfo(candidate).label.trim() === options.tokenLabel);
     if (!slot) throw new Error(`no PKCS#11 token labelled '${options.tokenLabel}' in ${options.libraryPath}`);
     const info = p11.C_GetTokenInfo(slot);
-    const profile = options.profile ? PROFILES[options.profile] : profileForManufacturer(info.manufacturerID);
+    const detected = options.profile ? PROFILES[options.profile] : profileForManufacturer(info.manufacturerID);
+    const profile: VendorProfile =
+      options.workingCopies === undefined ? detected : { ...detected, workingCopies: options.workingCopies };
 
     const flags = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
     const syncSession = p11.C_OpenSession(slot, flags);
@@ -168,7 +187,7 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   async sign(versionId: string, spec: KeySpec, algorithm: SigningAlgorithm, input: Buffer): Promise<Buffer> {
     this.requireAlgorithm(algorithm);
     const table = SIGNING_MECHANISMS[algorithm];
-    const key = await this.object(versionId, pkcs11js.CKO_PRIVATE_KEY);
+    const key = await this.operationKey(versionId, pkcs11js.CKO_PRIVATE_KEY);
     const output = Buffer.alloc(signatureBytes(spec));
     const signature = await this.pool.use(async (session) => {
       this.p11.C_SignInit(session, table.mechanism, key);
@@ -215,7 +234,7 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     const modulusBytes = KEY_SPEC_FACTS[spec].modulusBytes!;
     // RFC 8017 §7.1.2 step 1: the ciphertext is exactly k bytes.
     if (ciphertext.length !== modulusBytes) throw new HsmDecryptionError('the ciphertext does not decrypt');
-    const key = await this.object(versionId, pkcs11js.CKO_PRIVATE_KEY);
+    const key = await this.operationKey(versionId, pkcs11js.CKO_PRIVATE_KEY);
     const mechanism = mode === 'token' ? oaepMechanism(OAEP_HASH[algorithm]) : { mechanism: pkcs11js.CKM_RSA_X_509 };
     let output: Buffer;
     try {
@@ -236,7 +255,7 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
 
   async mac(versionId: string, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer> {
     this.requireAlgorithm(algorithm);
-    const key = await this.object(versionId, pkcs11js.CKO_SECRET_KEY);
+    const key = await this.operationKey(versionId, pkcs11js.CKO_SECRET_KEY);
     return this.pool.use(async (session) => {
       this.p11.C_SignInit(session, macMechanism(algorithm), key);
       return this.p11.C_SignAsync(session, message, Buffer.alloc(64));
@@ -245,7 +264,7 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
 
   async deriveSharedSecret(versionId: string, algorithm: KeyAgreementAlgorithm, peerPoint: Buffer): Promise<Buffer> {
     this.requireAlgorithm(algorithm);
-    const key = await this.object(versionId, pkcs11js.CKO_PRIVATE_KEY);
+    const key = await this.operationKey(versionId, pkcs11js.CKO_PRIVATE_KEY);
     // The x-coordinate of the shared point is as long as a coordinate: (point length − 1) / 2.
     const secretBytes = (peerPoint.length - 1) / 2;
     const mechanism: pkcs11js.Mechanism = {
@@ -272,6 +291,11 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   async destroyKey(versionId: string): Promise<void> {
     const handles = await this.blocking.find(byVersionId(versionId), 16);
     for (const handle of handles) await this.blocking.destroy(handle);
+    // The copies after the token objects, so that one made while those were going goes too.
+    await this.workingCopies.forget([
+      objectKey(pkcs11js.CKO_SECRET_KEY, versionId),
+      objectKey(pkcs11js.CKO_PRIVATE_KEY, versionId),
+    ]);
     this.publicKeys.delete(versionId);
     for (const objectClass of [pkcs11js.CKO_SECRET_KEY, pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) {
       this.objects.delete(`${objectClass}:${versionId}`);
@@ -279,9 +303,11 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   }
 
   async encrypt(versionId: string, plaintext: Buffer, aad: Buffer): Promise<AesGcmSealed> {
-    const key = this.objects.get(objectKey(pkcs11js.CKO_SECRET_KEY, versionId)) ?? (await this.object(versionId, pkcs11js.CKO_SECRET_KEY));
+    const key =
+      this.workingCopies.get(objectKey(pkcs11js.CKO_SECRET_KEY, versionId)) ??
+      (await this.operationKey(versionId, pkcs11js.CKO_SECRET_KEY));
     // Random 96-bit IVs from the host CSPRNG (NIST SP 800-38D §8.2.2); fresh for every call.
-    const iv = randomFillSync(Buffer.allocUnsafe(GCM_IV_BYTES));
+    const iv = this.ivs.next();
     const mechanism = this.gcm(iv, aad);
     const output = Buffer.allocUnsafe(plaintext.length + GCM_TAG_BYTES);
     if (this.profile.symmetricCalls === 'sync') {
@@ -297,7 +323,9 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   }
 
   async decrypt(versionId: string, sealed: AesGcmSealed, aad: Buffer): Promise<Buffer> {
-    const key = this.objects.get(objectKey(pkcs11js.CKO_SECRET_KEY, versionId)) ?? (await this.object(versionId, pkcs11js.CKO_SECRET_KEY));
+    const key =
+      this.workingCopies.get(objectKey(pkcs11js.CKO_SECRET_KEY, versionId)) ??
+      (await this.operationKey(versionId, pkcs11js.CKO_SECRET_KEY));
     const mechanism = this.gcm(sealed.iv, aad);
     const output = Buffer.allocUnsafe(sealed.ciphertextAndTag.length);
     try {
@@ -368,6 +396,7 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   }
 
   async close(): Promise<void> {
+    await this.workingCopies.close();
     await this.blocking.close();
     for (const session of [...this.sessions, this.syncSession]) {
       try {
@@ -430,6 +459,33 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     return handle;
   }
 
+  /** The handle for an operation with a secret or private key (VendorProfile.workingCopies). */
+  private operationKey(versionId: string, objectClass: number): Promise<Handle> {
+    const cacheKey = objectKey(objectClass, versionId);
+    const current = this.workingCopies.get(cacheKey);
+    if (current) return Promise.resolve(current);
+    return this.workingCopies.resolve(cacheKey, () => this.workingKey(versionId, objectClass));
+  }
+
+  /**
+   * A session-object copy of the token object where the profile makes working copies, else the
+   * token object. A token that refuses the copy (CKA_COPYABLE false, CKR_FUNCTION_NOT_SUPPORTED, a
+   * quota of session objects) costs speed, not the operation: the token object serves instead.
+   */
+  private async workingKey(versionId: string, objectClass: number): Promise<WorkingKey> {
+    const tokenObject = await this.object(versionId, objectClass);
+    if (!this.profile.workingCopies) return { handle: tokenObject, copy: false };
+    try {
+      return { handle: await this.blocking.copy(tokenObject, WORKING_COPY_TEMPLATE), copy: true };
+    } catch (error) {
+      if (pkcs11Code(error) !== 'CKR_OBJECT_HANDLE_INVALID') return { handle: tokenObject, copy: false };
+    }
+    // The cached handle names an object destroyed since (by another replica): search again, so
+    // that a key version which is gone fails as any missing one (HsmKeyNotFoundError).
+    this.objects.delete(objectKey(objectClass, versionId));
+    return { handle: await this.object(versionId, objectClass), copy: false };
+  }
+
   private async indexToken(): Promise<void> {
     for (const { handle, objectClass, id } of await this.blocking.index([{ type: pkcs11js.CKA_TOKEN, value: true }], 10_000_000)) {
       // Key versions have a 16-byte CKA_ID (the version UUID); other objects are not ours to cache.
@@ -469,9 +525,10 @@ function signatureBytes(spec: KeySpec): number {
   return facts.modulusBytes ?? 2 * (facts.coordinateBytes ?? 0);
 }
 
+/** The CKR_ name of a PKCS#11 failure; pkcs11js leaves C_CopyObject's as `CKR_NAME:<value>`. */
 function pkcs11Code(error: unknown): string | undefined {
-  if (error instanceof Error && /^CKR_[A-Z_]+$/.test(error.message)) return error.message;
-  return undefined;
+  if (!(error instanceof Error)) return undefined;
+  return /^(CKR_[A-Z_]+)(?::\d+)?$/.exec(error.message)?.[1];
 }
 
 const objectKey = (objectClass: number, versionId: string) => `${objectClass}:${versionId}`;

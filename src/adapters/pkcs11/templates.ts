@@ -51,3 +51,11 @@ export const CUSTODY_ATTRIBUTES = [
   pkcs11js.CKA_WRAP,
   pkcs11js.CKA_UNWRAP,
 ];
+
+/**
+ * C_CopyObject's template for a working copy (VendorProfile.workingCopies): a session object, all
+ * else as the token object. A copy may make a key more sensitive or less extractable, never the
+ * reverse (PKCS#11 v2.40 §5.7, C_CopyObject), so it is as bound to the token as its source;
+ * SoftHSM2 refuses even restating CKA_SENSITIVE or CKA_EXTRACTABLE (CKR_ATTRIBUTE_READ_ONLY).
+ */
+export const WORKING_COPY_TEMPLATE: Template = [{ type: pkcs11js.CKA_TOKEN, value: false }];

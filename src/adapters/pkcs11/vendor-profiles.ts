@@ -28,6 +28,37 @@ export interface VendorProfile {
    * answer UnsupportedOperationException. The private key stays in the token in both cases.
    */
   readonly oaepHostDecoding: boolean;
+  /**
+   * Whether operations with a key version's secret or private key run on a session-object copy of
+   * its token object (C_CopyObject with CKA_TOKEN=false, src/adapters/pkcs11/working-copies.ts)
+   * instead of on the token object itself.
+   *
+   * SoftHSM2's file object store re-validates a token object on every use (strace per AES-GCM call:
+   * ≈ 2 openat, 6 fcntl, 2 read, 2 newfstatat, 2 close), while a session object lives in memory:
+   * AES-GCM on 1 KiB ran at 31k ops/s (32 µs) on a token object and at 56k ops/s (18 µs) on a
+   * session copy used from any session of the process (SoftHSM2 2.6.1, measured here). The copy
+   * keeps CKA_SENSITIVE, CKA_EXTRACTABLE=false, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE and
+   * CKA_LOCAL: key material still never leaves the token (DESIGN.md, invariant 1).
+   *
+   * On CloudHSM session objects belong to one connection and their number is limited, so
+   * operations keep the token handles there (`false`).
+   */
+  readonly workingCopies: WorkingCopySettings | false;
+}
+
+export interface WorkingCopySettings {
+  /**
+   * A copy is remade at most this long after it was made. That bounds how long a key version
+   * destroyed by another replica sharing the token stays usable here: remaking the copy finds no
+   * token object and the operation fails as for any missing key.
+   */
+  readonly maxAgeMs: number;
+  /**
+   * How long a copy that aged out stays in the token before it is destroyed. No new operation gets
+   * it; an operation that took its handle just before (and is waiting for a pooled session, or
+   * deriving on a libuv thread) must still find it.
+   */
+  readonly retiredCopyGraceMs: number;
 }
 
 export const PROFILES = {
@@ -41,6 +72,7 @@ export const PROFILES = {
     // SoftHSM2 2.6.1: CKM_RSA_PKCS_OAEP with SHA-256/MGF1-SHA256 gives CKR_ARGUMENTS_BAD (measured here).
     oaepInToken: ['RSAES_OAEP_SHA_1'],
     oaepHostDecoding: true,
+    workingCopies: { maxAgeMs: 60_000, retiredCopyGraceMs: 5_000 },
   },
   cloudhsm: {
     name: 'cloudhsm',
@@ -52,6 +84,7 @@ export const PROFILES = {
     // CloudHSM's CKM_RSA_PKCS_OAEP takes SHA-1 and SHA-2 hashes with the matching MGF1.
     oaepInToken: ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'],
     oaepHostDecoding: false,
+    workingCopies: false,
   },
   generic: {
     name: 'generic',
@@ -61,6 +94,7 @@ export const PROFILES = {
     sessionPoolSize: 16,
     oaepInToken: ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'],
     oaepHostDecoding: false,
+    workingCopies: false,
   },
 } as const satisfies Record<string, VendorProfile>;
 

@@ -1,0 +1,124 @@
+import { HsmKeyNotFoundError } from '../../ports/hsm.js';
+import type { WorkingCopySettings } from './vendor-profiles.js';
+
+type Handle = Buffer;
+
+/** The handle operations use for one key object, and whether it is a copy this adapter must destroy. */
+export interface WorkingKey {
+  readonly handle: Handle;
+  /** A session-object copy (true), or the token object itself (copies off, or the token refused). */
+  readonly copy: boolean;
+}
+
+interface Kept extends WorkingKey {
+  readonly cacheKey: string;
+  /** Retires the entry when its age runs out; once retired, destroys the copy after the grace. */
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * The handles that operations with secret and private keys use, keyed like the token-handle cache
+ * (`<CKO_*>:<key-version id>`), with the life cycle of working copies (VendorProfile.workingCopies):
+ * an entry is made once, shared by every concurrent miss, retired when its age runs out (the next
+ * operation makes it again from the token object), and a retired copy is destroyed after a grace.
+ * With copies off the entries are token handles, kept for the life of the adapter.
+ *
+ * The copies themselves are made by the caller (`make`); this class only decides when they are
+ * used and when they are destroyed, through `destroyCopy`.
+ */
+export class WorkingCopies {
+  /** cacheKey → the entry operations use now. The hot path reads only this map. */
+  private readonly current = new Map<string, Kept>();
+  /** Copies that aged out and wait for their grace to end before they are destroyed. */
+  private readonly retired = new Set<Kept>();
+  /** cacheKey → the entry being made, so that concurrent misses make one copy, not one each. */
+  private readonly pending = new Map<string, Promise<Handle>>();
+
+  constructor(
+    private readonly settings: WorkingCopySettings | false,
+    private readonly destroyCopy: (handle: Handle) => Promise<void>,
+  ) {}
+
+  /** The handle for `cacheKey`, if one is current: a Map lookup, nothing else (the hot path). */
+  get(cacheKey: string): Handle | undefined {
+    return this.current.get(cacheKey)?.handle;
+  }
+
+  /** On a miss: the entry `make` gives, made once however many operations missed together. */
+  resolve(cacheKey: string, make: () => Promise<WorkingKey>): Promise<Handle> {
+    const inFlight = this.pending.get(cacheKey);
+    if (inFlight) return inFlight;
+    const attempt: Promise<Handle> = make()
+      .then((key) => this.adopt(cacheKey, attempt, key))
+      .finally(() => {
+        if (this.pending.get(cacheKey) === attempt) this.pending.delete(cacheKey);
+      });
+    this.pending.set(cacheKey, attempt);
+    return attempt;
+  }
+
+  /** Destroys the copies of these keys now, current and retired, and forgets every entry of them. */
+  async forget(cacheKeys: readonly string[]): Promise<void> {
+    const doomed: Kept[] = [];
+    const making: Promise<Handle>[] = [];
+    for (const cacheKey of cacheKeys) {
+      const inFlight = this.pending.get(cacheKey);
+      if (inFlight) making.push(inFlight);
+      this.pending.delete(cacheKey);
+      const kept = this.current.get(cacheKey);
+      if (!kept) continue;
+      this.current.delete(cacheKey);
+      clearTimeout(kept.timer);
+      if (kept.copy) doomed.push(kept);
+    }
+    for (const kept of this.retired) if (cacheKeys.includes(kept.cacheKey)) doomed.push(kept);
+    await Promise.all(doomed.map((kept) => this.destroy(kept)));
+    // A copy being made now sees itself forgotten and is destroyed before its makers hear of it.
+    await Promise.allSettled(making);
+  }
+
+  /** Destroys every copy, after waiting for those being made (closing their session would also). */
+  async close(): Promise<void> {
+    const making = [...this.pending.values()];
+    this.pending.clear();
+    await Promise.allSettled(making);
+    const doomed = [...this.current.values()].filter((kept) => kept.copy).concat([...this.retired]);
+    for (const kept of this.current.values()) clearTimeout(kept.timer);
+    this.current.clear();
+    await Promise.allSettled(doomed.map((kept) => this.destroy(kept)));
+  }
+
+  private async adopt(cacheKey: string, attempt: Promise<Handle>, key: WorkingKey): Promise<Handle> {
+    if (this.pending.get(cacheKey) !== attempt) {
+      // destroyKey or close ran while this entry was being made: the copy must not outlive them.
+      if (key.copy) await this.destroyCopy(key.handle);
+      throw new HsmKeyNotFoundError('the key version was destroyed while it was being used');
+    }
+    const kept: Kept = { cacheKey, handle: key.handle, copy: key.copy, timer: undefined };
+    this.current.set(cacheKey, kept);
+    if (this.settings) {
+      // Ages spread over the last quarter of maxAgeMs, so copies made together (a cold start) are
+      // not all made again in the same instant; none outlives maxAgeMs.
+      const age = this.settings.maxAgeMs * (0.75 + Math.random() / 4);
+      kept.timer = setTimeout(() => this.retire(kept), age).unref();
+    }
+    return key.handle;
+  }
+
+  private retire(kept: Kept): void {
+    if (this.current.get(kept.cacheKey) === kept) this.current.delete(kept.cacheKey);
+    if (!kept.copy || !this.settings) return;
+    this.retired.add(kept);
+    kept.timer = setTimeout(() => {
+      // A copy that cannot be destroyed now is unusable (no entry names it) and dies with the
+      // session that made it when the adapter closes.
+      this.destroy(kept).catch(() => undefined);
+    }, this.settings.retiredCopyGraceMs).unref();
+  }
+
+  private async destroy(kept: Kept): Promise<void> {
+    clearTimeout(kept.timer);
+    this.retired.delete(kept);
+    await this.destroyCopy(kept.handle);
+  }
+}

@@ -1,0 +1,310 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createECDH, createHash, createPublicKey, randomUUID, verify as verifySignature } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import pkcs11js from 'pkcs11js';
+import { Pkcs11Hsm } from '../../src/adapters/pkcs11/pkcs11-hsm.js';
+import { PROFILES, type WorkingCopySettings } from '../../src/adapters/pkcs11/vendor-profiles.js';
+import { uuidToBytes } from '../../src/domain/ciphertext.js';
+import type { KeySpec, KeyUsage } from '../../src/domain/key.js';
+import { HsmKeyNotFoundError } from '../../src/ports/hsm.js';
+import { freshToken, listObjectsWithPkcs11Tool, type TestToken } from '../support/softhsm.js';
+
+/** PKCS#11 v3.0 CKA_COPYABLE, which pkcs11js 2.1.7 does not export. */
+const CKA_COPYABLE = 0x171;
+/** Short ages, so that the tests about aging take a second or two. */
+const SHORT: WorkingCopySettings = { maxAgeMs: 600, retiredCopyGraceMs: 200 };
+
+let token: TestToken;
+let hsm: Pkcs11Hsm;
+
+/**
+ * The process's own view of the token through pkcs11js, beside the adapter: session objects are
+ * visible to every session of the application that made them (PKCS#11 v2.40 §4.4), and so is its
+ * login (§5.6). It never finalises the library, which the adapter shares.
+ */
+const raw = {
+  p11: undefined as unknown as pkcs11js.PKCS11,
+  session: undefined as unknown as Buffer,
+  open(): void {
+    this.p11 = new pkcs11js.PKCS11();
+    this.p11.load(token.libraryPath);
+    try {
+      this.p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    } catch (error) {
+      if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test(String(error))) throw error;
+    }
+    const slot = this.p11.C_GetSlotList(true).find((s) => this.p11.C_GetTokenInfo(s).label.trim() === token.tokenLabel)!;
+    this.session = this.p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+  },
+  /** The session objects (working copies) with this key-version id, of any class. */
+  copies(versionId: string): Buffer[] {
+    this.p11.C_FindObjectsInit(this.session, [
+      { type: pkcs11js.CKA_TOKEN, value: false },
+      { type: pkcs11js.CKA_ID, value: uuidToBytes(versionId) },
+    ]);
+    try {
+      return this.p11.C_FindObjects(this.session, 16);
+    } finally {
+      this.p11.C_FindObjectsFinal(this.session);
+    }
+  },
+  flags(handle: Buffer): Record<string, boolean> {
+    const names = {
+      token: pkcs11js.CKA_TOKEN,
+      private: pkcs11js.CKA_PRIVATE,
+      sensitive: pkcs11js.CKA_SENSITIVE,
+      extractable: pkcs11js.CKA_EXTRACTABLE,
+      alwaysSensitive: pkcs11js.CKA_ALWAYS_SENSITIVE,
+      neverExtractable: pkcs11js.CKA_NEVER_EXTRACTABLE,
+    };
+    const values = this.p11.C_GetAttributeValue(this.session, handle, Object.values(names).map((type) => ({ type })));
+    return Object.fromEntries(Object.keys(names).map((name, i) => [name, (values[i]!.value as Buffer)[0] === 1]));
+  },
+  objectClass(handle: Buffer): number {
+    return (this.p11.C_GetAttributeValue(this.session, handle, [{ type: pkcs11js.CKA_CLASS }])[0]!.value as Buffer).readUInt32LE(0);
+  },
+};
+
+async function open(workingCopies?: WorkingCopySettings | false): Promise<Pkcs11Hsm> {
+  return Pkcs11Hsm.open({ libraryPath: token.libraryPath, tokenLabel: token.tokenLabel, pin: token.pin, workingCopies });
+}
+
+async function newKey(on: Pkcs11Hsm = hsm, keySpec: KeySpec = 'SYMMETRIC_DEFAULT', keyUsage: KeyUsage = 'ENCRYPT_DECRYPT') {
+  const versionId = randomUUID();
+  await on.generateKey({ versionId, label: `p11kms:${randomUUID()}:${versionId}`, keySpec, keyUsage });
+  return versionId;
+}
+
+const encryptOnce = (on: Pkcs11Hsm, versionId: string) => on.encrypt(versionId, Buffer.from('x'), Buffer.alloc(0));
+
+/** What a working copy must be: a session object exactly as custody-bound as its token object. */
+const CUSTODY_OF_A_COPY = {
+  token: false,
+  private: true,
+  sensitive: true,
+  extractable: false,
+  alwaysSensitive: true,
+  neverExtractable: true,
+};
+
+beforeAll(async () => {
+  token = freshToken('p11kms-copies');
+  hsm = await open();
+  raw.open();
+});
+afterAll(async () => hsm?.close());
+
+describe('working copies of token objects (VendorProfile.workingCopies)', () => {
+  it('are on for SoftHSM2 only: CloudHSM and unknown tokens keep the token handles', () => {
+    expect(hsm.profile.workingCopies).toEqual(PROFILES.softhsm2.workingCopies);
+    expect(PROFILES.softhsm2.workingCopies).toEqual({ maxAgeMs: 60_000, retiredCopyGraceMs: 5_000 });
+    expect(PROFILES.cloudhsm.workingCopies).toBe(false);
+    expect(PROFILES.generic.workingCopies).toBe(false);
+  });
+
+  it('encrypts and decrypts on one session-object copy, as sensitive and unextractable as the token object', async () => {
+    const versionId = await newKey();
+    expect(raw.copies(versionId)).toHaveLength(0);
+    const aad = Buffer.from('context');
+    const sealed = await hsm.encrypt(versionId, Buffer.from('attack at dawn'), aad);
+    expect((await hsm.decrypt(versionId, sealed, aad)).toString()).toBe('attack at dawn');
+    const [copy, ...more] = raw.copies(versionId);
+    expect(more).toHaveLength(0);
+    expect(raw.flags(copy!)).toEqual(CUSTODY_OF_A_COPY);
+    expect(raw.objectClass(copy!)).toBe(pkcs11js.CKO_SECRET_KEY);
+    // Its value cannot be read, as the token object's cannot (PKCS#11 v2.40 §4.10).
+    expect(() => raw.p11.C_GetAttributeValue(raw.session, copy!, [{ type: pkcs11js.CKA_VALUE }])).toThrow(/CKR_ATTRIBUTE_SENSITIVE/);
+    expect(await hsm.describeKeyObject(versionId)).toMatchObject({ token: true, sensitive: true, extractable: false });
+  });
+
+  it('makes one copy for many operations that miss at the same time', async () => {
+    const versionId = await newKey();
+    await Promise.all(Array.from({ length: 64 }, () => encryptOnce(hsm, versionId)));
+    expect(raw.copies(versionId)).toHaveLength(1);
+  });
+
+  it('holds the same key as the token object: a second instance without copies decrypts what the copy encrypted, and back', async () => {
+    const versionId = await newKey();
+    const plain = await open(false);
+    try {
+      const sealed = await hsm.encrypt(versionId, Buffer.from('via the copy'), Buffer.alloc(0));
+      expect((await plain.decrypt(versionId, sealed, Buffer.alloc(0))).toString()).toBe('via the copy');
+      const back = await plain.encrypt(versionId, Buffer.from('via the token object'), Buffer.alloc(0));
+      expect((await hsm.decrypt(versionId, back, Buffer.alloc(0))).toString()).toBe('via the token object');
+      // With copies off (the CloudHSM and generic profiles) no session object is made.
+      const other = await newKey(plain);
+      await encryptOnce(plain, other);
+      expect(raw.copies(other)).toHaveLength(0);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('also serves the asynchronous symmetric path (profile.symmetricCalls async) from the copy', async () => {
+    const async = await Pkcs11Hsm.open({
+      libraryPath: token.libraryPath,
+      tokenLabel: token.tokenLabel,
+      pin: token.pin,
+      profile: 'generic',
+      workingCopies: PROFILES.softhsm2.workingCopies,
+    });
+    try {
+      expect(async.profile.symmetricCalls).toBe('async');
+      const versionId = await newKey(async);
+      const sealed = await async.encrypt(versionId, Buffer.from('pooled'), Buffer.alloc(0));
+      expect((await async.decrypt(versionId, sealed, Buffer.alloc(0))).toString()).toBe('pooled');
+      expect(raw.copies(versionId)).toHaveLength(1);
+    } finally {
+      await async.close();
+    }
+  });
+
+  it('signs with a copy of the private key; the public key and verification stay on the token object', async () => {
+    const versionId = await newKey(hsm, 'ECC_NIST_P256', 'SIGN_VERIFY');
+    const digest = createHash('sha256').update('message').digest();
+    const signature = await hsm.sign(versionId, 'ECC_NIST_P256', 'ECDSA_SHA_256', digest);
+    const publicKey = createPublicKey({ key: await hsm.publicKey(versionId, 'ECC_NIST_P256'), format: 'der', type: 'spki' });
+    expect(verifySignature('sha256', Buffer.from('message'), { key: publicKey, dsaEncoding: 'der' }, signature)).toBe(true);
+    expect(await hsm.verify(versionId, 'ECC_NIST_P256', 'ECDSA_SHA_256', digest, signature)).toBe(true);
+    const copies = raw.copies(versionId);
+    expect(copies.map((copy) => raw.objectClass(copy))).toEqual([pkcs11js.CKO_PRIVATE_KEY]);
+    expect(raw.flags(copies[0]!)).toEqual(CUSTODY_OF_A_COPY);
+  });
+
+  it('computes HMACs with a copy: the same MAC as the token object gives', async () => {
+    const versionId = await newKey(hsm, 'HMAC_256', 'GENERATE_VERIFY_MAC');
+    const mac = await hsm.mac(versionId, 'HMAC_SHA_256', Buffer.from('message'));
+    expect(raw.copies(versionId)).toHaveLength(1);
+    expect(raw.flags(raw.copies(versionId)[0]!)).toEqual(CUSTODY_OF_A_COPY);
+    const plain = await open(false);
+    try {
+      expect((await plain.mac(versionId, 'HMAC_SHA_256', Buffer.from('message'))).equals(mac)).toBe(true);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('decrypts RSA-OAEP and derives ECDH secrets with copies of the private keys', async () => {
+    const rsa = await newKey(hsm, 'RSA_2048', 'ENCRYPT_DECRYPT');
+    for (const algorithm of ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'] as const) {
+      const ciphertext = await hsm.encryptAsymmetric(rsa, 'RSA_2048', algorithm, Buffer.from('secret'));
+      expect((await hsm.decryptAsymmetric(rsa, 'RSA_2048', algorithm, ciphertext)).toString()).toBe('secret');
+    }
+    expect(raw.copies(rsa).map((copy) => raw.objectClass(copy))).toEqual([pkcs11js.CKO_PRIVATE_KEY]);
+
+    const ecdh = await newKey(hsm, 'ECC_NIST_P256', 'KEY_AGREEMENT');
+    const peer = createECDH('prime256v1');
+    const peerPoint = peer.generateKeys();
+    const secret = await hsm.deriveSharedSecret(ecdh, 'ECDH', peerPoint);
+    // A P-256 SubjectPublicKeyInfo ends with the uncompressed point (65 bytes).
+    const ourPoint = (await hsm.publicKey(ecdh, 'ECC_NIST_P256')).subarray(-65);
+    expect(secret.equals(peer.computeSecret(ourPoint))).toBe(true);
+    const copies = raw.copies(ecdh);
+    expect(copies.map((copy) => raw.objectClass(copy))).toEqual([pkcs11js.CKO_PRIVATE_KEY]);
+    expect(raw.flags(copies[0]!)).toEqual(CUSTODY_OF_A_COPY);
+  });
+
+  it('destroyKey destroys the copies with the token objects: the version fails as a missing key, and pkcs11-tool lists nothing of it', async () => {
+    const versionId = await newKey();
+    await encryptOnce(hsm, versionId);
+    expect(raw.copies(versionId)).toHaveLength(1);
+    await hsm.destroyKey(versionId);
+    expect(raw.copies(versionId)).toHaveLength(0);
+    await expect(encryptOnce(hsm, versionId)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+    expect(raw.copies(versionId)).toHaveLength(0);
+    expect(listObjectsWithPkcs11Tool(token)).not.toContain(versionId.replaceAll('-', ''));
+  });
+
+  it('remakes a copy after maxAgeMs, and destroys the old one after its grace', async () => {
+    const aging = await open(SHORT);
+    try {
+      const versionId = await newKey(aging);
+      await encryptOnce(aging, versionId);
+      const [first] = raw.copies(versionId);
+      await new Promise((resolve) => setTimeout(resolve, SHORT.maxAgeMs + 50));
+      await encryptOnce(aging, versionId);
+      await vi.waitFor(
+        () => {
+          const copies = raw.copies(versionId);
+          expect(copies).toHaveLength(1);
+          expect(copies[0]!.equals(first!)).toBe(false);
+        },
+        { timeout: 5_000, interval: 50 },
+      );
+    } finally {
+      await aging.close();
+    }
+  });
+
+  it('stops using a key that another instance on the token destroyed once the copy has aged out', async () => {
+    const settings = { maxAgeMs: 1_500, retiredCopyGraceMs: 200 };
+    const aging = await open(settings);
+    try {
+      const versionId = await newKey();
+      await encryptOnce(aging, versionId);
+      const copiedBy = Date.now();
+      await hsm.destroyKey(versionId); // another replica, as far as `aging` can tell
+      // Until its copy ages out `aging` still uses it: the bound maxAgeMs states, and no tighter.
+      await encryptOnce(aging, versionId);
+      await new Promise((resolve) => setTimeout(resolve, settings.maxAgeMs + 50 - (Date.now() - copiedBy)));
+      await expect(encryptOnce(aging, versionId)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+      await vi.waitFor(() => expect(raw.copies(versionId)).toHaveLength(0), { timeout: 5_000, interval: 50 });
+    } finally {
+      await aging.close();
+    }
+  });
+
+  it('stops using a key that another process deleted (pkcs11-tool) once the copy has aged out', async () => {
+    const aging = await open(SHORT);
+    try {
+      const versionId = await newKey(aging);
+      await encryptOnce(aging, versionId);
+      execFileSync(
+        'pkcs11-tool',
+        ['--module', token.libraryPath, '--token-label', token.tokenLabel, '--login', '--pin', token.pin,
+          '--delete-object', '--type', 'secrkey', '--id', versionId.replaceAll('-', '')],
+        { env: { ...process.env, SOFTHSM2_CONF: token.conf }, stdio: 'pipe' },
+      );
+      await new Promise((resolve) => setTimeout(resolve, SHORT.maxAgeMs + 50));
+      await expect(encryptOnce(aging, versionId)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+    } finally {
+      await aging.close();
+    }
+  });
+
+  it('close destroys every copy it made', async () => {
+    const closing = await open();
+    const keys = [await newKey(), await newKey(hsm, 'HMAC_256', 'GENERATE_VERIFY_MAC')];
+    await encryptOnce(closing, keys[0]!);
+    await closing.mac(keys[1]!, 'HMAC_SHA_256', Buffer.from('m'));
+    expect(keys.map((key) => raw.copies(key).length)).toEqual([1, 1]);
+    await closing.close();
+    expect(keys.map((key) => raw.copies(key).length)).toEqual([0, 0]);
+    // The instance that stays open still works with both keys, on copies of its own.
+    await encryptOnce(hsm, keys[0]!);
+    await hsm.mac(keys[1]!, 'HMAC_SHA_256', Buffer.from('m'));
+  });
+
+  it('falls back to the token object when the token refuses the copy (CKA_COPYABLE false)', async () => {
+    const versionId = randomUUID();
+    raw.p11.C_GenerateKey(raw.session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+      { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+      { type: pkcs11js.CKA_TOKEN, value: true },
+      { type: pkcs11js.CKA_PRIVATE, value: true },
+      { type: pkcs11js.CKA_SENSITIVE, value: true },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+      { type: pkcs11js.CKA_ENCRYPT, value: true },
+      { type: pkcs11js.CKA_DECRYPT, value: true },
+      { type: CKA_COPYABLE, value: false },
+      { type: pkcs11js.CKA_ID, value: uuidToBytes(versionId) },
+      { type: pkcs11js.CKA_LABEL, value: `p11kms:${randomUUID()}:${versionId}` },
+    ]);
+    const sealed = await hsm.encrypt(versionId, Buffer.from('not copyable'), Buffer.alloc(0));
+    expect((await hsm.decrypt(versionId, sealed, Buffer.alloc(0))).toString()).toBe('not copyable');
+    expect(raw.copies(versionId)).toHaveLength(0);
+    await hsm.destroyKey(versionId);
+    await expect(encryptOnce(hsm, versionId)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+  });
+});
