@@ -5,6 +5,7 @@ import { ReflectionService } from '@grpc/reflection';
 import type { AnyOperation } from '../../operations/operation.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { MessageCodec } from './codec.js';
+import { Turns } from './turns.js';
 import { REQUEST_ID_TRAILER, StatusMapper } from './errors.js';
 import { loadPackageDefinition, loadReflection } from './proto-files.js';
 import { KMS_ROUTES } from './routes.js';
@@ -49,28 +50,33 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     p11kms: { v1: { KeyManagementService: { service: grpc.ServiceDefinition } } };
   };
 
+  const turns = new Turns();
   const unaryHandler: UnaryHandlerFactory = (operation, requestType, responseType) =>
-    (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      const requestId = randomUUID();
-      const envelope = {
-        requestId,
-        peerIdentities: peerIdentities(call),
-        sourceAddress: call.getPeer(),
-        onBehalfOf: call.metadata.get(ON_BEHALF_OF_HEADER)[0]?.toString(),
-      };
-      options.pipeline
-        .execute<Record<string, unknown>>(operation, codec.toOperation(requestType, call.request), envelope)
-        .then(
-          (result) => {
-            const trailer = new grpc.Metadata();
-            trailer.set(REQUEST_ID_TRAILER, requestId);
-            callback(null, codec.toWire(responseType, result), trailer);
-            // grpc-js has serialised the response inside callback(); wipe the plaintext we held.
-            wipeSensitive(result);
-          },
-          (error: unknown) => callback(statuses.toStatus(error, requestId)),
-        );
-    };
+    (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+      turns.run(() => {
+        const requestId = randomUUID();
+        const answer = (result: Record<string, unknown>) => {
+          const trailer = new grpc.Metadata();
+          trailer.set(REQUEST_ID_TRAILER, requestId);
+          callback(null, codec.toWire(responseType, result), trailer);
+          // grpc-js has serialised the response inside callback(); wipe the plaintext we held.
+          wipeSensitive(result);
+        };
+        const fail = (error: unknown) => callback(statuses.toStatus(error, requestId));
+        try {
+          const envelope = {
+            requestId,
+            peerIdentities: peerIdentities(call),
+            sourceAddress: call.getPeer(),
+            onBehalfOf: call.metadata.get(ON_BEHALF_OF_HEADER)[0]?.toString(),
+          };
+          options.pipeline
+            .execute<Record<string, unknown>>(operation, codec.toOperation(requestType, call.request), envelope)
+            .then(answer, fail);
+        } catch (error) {
+          fail(error);
+        }
+      });
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const [rpc, operation] of Object.entries(KMS_ROUTES) as Array<[string, AnyOperation]>) {
     const method = serviceReflection.methods[rpc]!;
