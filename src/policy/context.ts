@@ -11,22 +11,58 @@ export type RequestContextInput = Readonly<Record<string, ContextValue>>;
 
 /**
  * The context as conditions read it: every value a list of strings, every key lower-cased,
- * because IAM condition key names are case-insensitive while their values are not. Built once per
- * request and shared by every policy the request is evaluated against.
+ * because IAM condition key names are case-insensitive while their values are not. Shared by
+ * every policy the request is evaluated against.
  */
-export type RequestContext = ReadonlyMap<string, readonly string[]>;
+export interface RequestContext {
+  /** The values of a condition key, by its lower-cased name; undefined when the request has none. */
+  get(lowerCaseKey: string): readonly string[] | undefined;
+}
 
+/**
+ * Normalises on demand: a request carries a dozen or more keys and its policies' conditions ask
+ * for one or two, so only those are looked up (building the whole normalised map was a tenth of
+ * the per-request allocations in the bench profile).
+ */
 export function normalizeContext(input: RequestContextInput | undefined): RequestContext {
-  const context = new Map<string, string[]>();
-  for (const [name, value] of Object.entries(input ?? {})) {
-    if (value === undefined) continue;
-    const values = Array.isArray(value) ? [...(value as readonly string[])] : [String(value)];
-    const key = name.toLowerCase();
+  return new LazyContext(input ?? {});
+}
+
+class LazyContext implements RequestContext {
+  #found: Map<string, readonly string[] | undefined> | undefined;
+
+  constructor(private readonly input: RequestContextInput) {}
+
+  get(lowerCaseKey: string): readonly string[] | undefined {
+    const found = (this.#found ??= new Map());
+    if (found.has(lowerCaseKey)) return found.get(lowerCaseKey);
     // Two keys that differ only by case (kms:EncryptionContext:Dept and …:dept) are one condition
     // key to IAM; keep both values, so an Allow needs one to match and a negated Deny sees both.
-    context.set(key, [...(context.get(key) ?? []), ...values]);
+    let values: string[] | undefined;
+    for (const name of Object.keys(this.input)) {
+      if (lowerCased(name) !== lowerCaseKey) continue;
+      const value = this.input[name];
+      if (value === undefined) continue;
+      values ??= [];
+      if (Array.isArray(value)) values.push(...(value as readonly string[]));
+      else values.push(String(value));
+    }
+    found.set(lowerCaseKey, values);
+    return values;
   }
-  return context;
+}
+
+/** Condition key names repeat from request to request: lower-case each once (bounded). */
+const lowerCaseNames = new Map<string, string>();
+
+function lowerCased(name: string): string {
+  let lower = lowerCaseNames.get(name);
+  if (lower === undefined) {
+    if (lowerCaseNames.size >= 10_000) lowerCaseNames.clear();
+    lower = name.toLowerCase();
+    lowerCaseNames.set(name, lower);
+  }
+  return lower;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
 import type { CompiledPolicy } from './document.js';
 import {
+  decided,
   examinePolicy,
   prepareRequest,
   type Decision,
@@ -78,17 +79,17 @@ export function authorizeKmsRequest(input: KmsAuthorizationInput): Decision {
   const identityAllow = firstApplying(identity, 'Allow');
 
   if (ACCOUNT_LEVEL_ACTIONS.has(action)) {
-    const trace = [rule(`${action} is an account-level action: identity policies alone decide it`), ...identity.map((o) => o.line)];
+    const trace = () => [rule(`${action} is an account-level action: identity policies alone decide it`), ...identity.map((o) => o.line)];
     if (identityDeny) return deny(`Deny by ${identityDeny.label}`, trace);
     if (identityAllow) return allow(`Allow by ${identityAllow.label}`, trace);
     if (isRoot) return allow(`Allow: the account root of ${callerAccount} needs no identity policy in its own account`, trace);
     return deny(`no identity policy allows ${action}`, trace);
   }
-  if (!input.keyPolicy) return deny('the key has no key policy', [rule('no key policy to evaluate')]);
+  if (!input.keyPolicy) return deny('the key has no key policy', () => [rule('no key policy to evaluate')]);
 
   const key = examinePolicy({ name: 'key policy', policy: input.keyPolicy }, prepared);
   const grants = examineGrants(input.grants ?? [], prepared, request.encryptionContext);
-  const trace = [...key.map((o) => o.line), ...identity.map((o) => o.line), ...grants.map((g) => g.line)];
+  const trace = () => [...key.map((o) => o.line), ...identity.map((o) => o.line), ...grants.map((g) => g.line)];
 
   const keyDeny = firstApplying(key, 'Deny');
   if (keyDeny) return deny(`Deny by ${keyDeny.label}`, trace);
@@ -96,8 +97,8 @@ export function authorizeKmsRequest(input: KmsAuthorizationInput): Decision {
 
   const crossAccount = callerAccount !== undefined && callerAccount !== keyAccount;
   if (crossAccount && !CROSS_ACCOUNT_ACTIONS.has(action)) {
-    return deny(`${action} cannot be used on a key in another account (${keyAccount})`, [
-      ...trace,
+    return deny(`${action} cannot be used on a key in another account (${keyAccount})`, () => [
+      ...trace(),
       rule(`caller account ${callerAccount} is not the key's account ${keyAccount}; ${action} is not a cross-account operation`),
     ]);
   }
@@ -147,5 +148,5 @@ function firstApplying(outcomes: readonly StatementOutcome[], effect: 'Allow' | 
   return outcomes.find((o) => o.applies && o.statement.effect === effect);
 }
 
-const allow = (reason: string, trace: readonly TraceLine[]): Decision => ({ decision: 'Allow', reason, trace });
-const deny = (reason: string, trace: readonly TraceLine[]): Decision => ({ decision: 'Deny', reason, trace });
+const allow = (reason: string, trace: () => readonly TraceLine[]): Decision => decided('Allow', reason, trace);
+const deny = (reason: string, trace: () => readonly TraceLine[]): Decision => decided('Deny', reason, trace);
