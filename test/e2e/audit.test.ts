@@ -49,7 +49,7 @@ beforeAll(async () => {
   dataDir = tempDir('p11kms-audit-e2e-');
   cli(['init', '--data-dir', dataDir]);
   outsiderCreds = outsiderCredentials(dataDir);
-  server = await startServer(['--data-dir', dataDir], {
+  server = await startServer(['--data-dir', dataDir, '--access-log'], {
     ...process.env,
     P11KMS_LEDGER_CHECKPOINT_EVERY: '250',
     P11KMS_LEDGER_CHECKPOINT_SECONDS: '0.5',

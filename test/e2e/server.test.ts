@@ -27,7 +27,7 @@ beforeAll(async () => {
   const issued = cli(['issue-cert', '--data-dir', dataDir, '--principal', 'arn:aws:iam::444455556666:role/DeveloperRole']);
   admin = { ca: readFileSync(layout.caCert), cert: readFileSync(layout.adminCert), key: readFileSync(layout.adminKey) };
   outsider = { ca: admin.ca, cert: readFileSync(issued.cert), key: readFileSync(issued.key) };
-  server = await startServer(['--data-dir', dataDir]);
+  server = await startServer(['--data-dir', dataDir, '--access-log']);
   client = rawClient(server.address, admin);
 });
 
@@ -186,7 +186,7 @@ describe('p11kms serve over mutual TLS, from a separate client process', () => {
     const exitCode = await server.stop();
     expect(exitCode).toBe(0);
     const printed = server.output();
-    expect(printed).toContain('"operation":"Encrypt"');
+    expect(printed).toContain('"operation":"Encrypt"'); // the access log (--access-log) was on: every request is in it
     expect(printed).not.toContain(KNOWN_PLAINTEXT);
     expect(printed).not.toContain(Buffer.from(KNOWN_PLAINTEXT).toString('base64'));
     expect(printed).not.toContain(pin);
