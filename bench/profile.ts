@@ -7,7 +7,7 @@
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuTicks, loadOnce, startBenchService, threadTicks, ticksToMicroseconds, wire } from './harness.js';
 
@@ -38,8 +38,11 @@ const seconds = Number(values.seconds);
 const top = Number(values.top);
 
 const profileDir = mkdtempSync(join(tmpdir(), 'p11kms-profile-'));
+const probeFile = join(profileDir, 'probe.json');
 const service = await startBenchService({
+  env: { P11KMS_BENCH_PROBE: probeFile },
   nodeArgs: [
+    '--import', resolve('dist/bench/loop-probe.js'),
     ...values['node-args']!.split(' ').filter(Boolean),
     ...(values['no-profile'] ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '200']),
   ],
@@ -65,6 +68,7 @@ const machine = () => {
   return { busy: total - idle, total };
 };
 const machineBefore = machine();
+process.kill(service.server.pid!, 'SIGUSR2'); // a fresh event-loop delay window
 const before = cpuTicks(service.server.pid!);
 const threadsBefore = threadTicks(service.server.pid!);
 const result = await loadOnce({
@@ -74,6 +78,9 @@ const result = await loadOnce({
 const cpuUs = ticksToMicroseconds(cpuTicks(service.server.pid!) - before);
 const machineAfter = machine();
 const threadsAfter = threadTicks(service.server.pid!);
+process.kill(service.server.pid!, 'SIGUSR2');
+await new Promise((r) => setTimeout(r, 100));
+const probe = JSON.parse(readFileSync(probeFile, 'utf8')) as { p99Ms: number; maxMs: number; rssBytes: number };
 const machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
 await service.stop();
 rmSync(service.dataDir, { recursive: true, force: true });
@@ -82,6 +89,7 @@ const perRequest = (us: number) => us / Math.max(1, result.requests * ((seconds 
 process.stdout.write(
   `${values.rpc} at ${values.concurrency} in flight: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
     `p99 ${result.p99Ms.toFixed(2)} ms, server CPU ${perRequest(cpuUs).toFixed(0)} µs/req (all threads, /proc), ` +
+    `loop delay p99 ${probe.p99Ms.toFixed(2)} ms (max ${probe.maxMs.toFixed(1)}), RSS ${(probe.rssBytes / 2 ** 20).toFixed(0)} MiB, ` +
     `machine ${(100 * machineBusy).toFixed(0)}% busy${result.errors ? `, ${result.errors} errors: ${result.firstError}` : ''}\n`,
 );
 
