@@ -57,8 +57,12 @@ const requests: Record<string, object> = {
   GenerateDataKey: { key_id: key, key_spec: 'DATA_KEY_SPEC_AES_256', encryption_context: context },
   ReEncrypt: { ciphertext_blob: sealed, source_encryption_context: context, destination_key_id: key, destination_encryption_context: context },
 };
+if (values.rpc === 'Sign') {
+  const signingKey = await service.createKey('RSA_2048', 'SIGN_VERIFY');
+  requests.Sign = { key_id: signingKey, message: plaintext, message_type: 'MESSAGE_TYPE_RAW', signing_algorithm: 'SIGNING_ALGORITHM_SPEC_RSASSA_PKCS1_V1_5_SHA_256' };
+}
 const request = requests[values.rpc!];
-if (!request) throw new Error(`--rpc must be one of ${Object.keys(requests).join(', ')}`);
+if (!request) throw new Error(`--rpc must be one of ${Object.keys(requests).join(', ')}, Sign`);
 
 /** Busy and total jiffies of the whole machine (the first line of /proc/stat). */
 const machine = () => {

@@ -11,6 +11,11 @@ export interface LedgerAppendStore {
   /** The last stored entry's seq and chain hash; GENESIS_HEAD for an empty ledger. */
   readHead(): Promise<ChainHead>;
   /**
+   * True when appendEntries calls are applied one after another, in the order they are made (one
+   * writer queue): a ledger may then send its next batch before the previous one has committed.
+   */
+  readonly appendsInOrder?: boolean;
+  /**
    * Appends `entries` (contiguous, starting at `after.seq + 1`) in ONE transaction, durable when the
    * promise resolves (an fsync'd commit). Inside the transaction the stored head must still be
    * `after`; if another writer moved it, either nothing is written and the promise rejects (SQLite:

@@ -18,10 +18,18 @@ export interface CommitListener {
 }
 
 export interface LedgerOptions {
-  readonly store: Pick<LedgerAppendStore, 'readHead' | 'appendEntries'>;
+  readonly store: Pick<LedgerAppendStore, 'readHead' | 'appendEntries' | 'appendsInOrder'>;
   readonly logger: LedgerLogger;
   /** Upper bound on the entries of one transaction (default DEFAULT_MAX_BATCH_ENTRIES). */
   readonly maxBatchEntries?: number;
+  /**
+   * How many batches may be on their way to the store at once: by default 2 for a store that
+   * applies appends in the order they are made (store.appendsInOrder: the SQLite writer thread),
+   * else 1. The next batch is then chained on the head the previous one will leave, and waits in
+   * the writer's queue instead of behind a round trip between threads (under the Encrypt bench a
+   * batch took ~3.6 ms there and back, of which ~1.7 ms in the writer).
+   */
+  readonly maxBatchesInFlight?: number;
   readonly onCommit?: CommitListener;
 }
 
@@ -67,20 +75,29 @@ interface Waiter {
 export class Ledger implements AuditSink {
   readonly stats: LedgerStats = { batches: 0, entries: 0, largestBatch: 0, failedBatches: 0 };
 
+  /** The head of the last committed batch. */
   #head: ChainHead;
+  /** The head the last batch sent will leave: what the next batch is chained on. */
+  #chainHead: ChainHead;
   readonly #pending: Waiter[] = [];
   #scheduled = false;
-  #writing: Promise<void> | undefined;
+  readonly #writes = new Set<Promise<void>>();
+  /** Set when a batch failed: later batches wait for the writes in flight, then re-read the head. */
+  #resyncing: Promise<void> | undefined;
   #closed = false;
   readonly #maxBatch: number;
+  readonly #maxInFlight: number;
 
   private constructor(
     private readonly options: LedgerOptions,
     head: ChainHead,
   ) {
     this.#head = head;
+    this.#chainHead = head;
     this.#maxBatch = options.maxBatchEntries ?? DEFAULT_MAX_BATCH_ENTRIES;
+    this.#maxInFlight = options.maxBatchesInFlight ?? (options.store.appendsInOrder ? 2 : 1);
     if (!Number.isSafeInteger(this.#maxBatch) || this.#maxBatch < 1) throw new RangeError('maxBatchEntries must be ≥ 1');
+    if (!Number.isSafeInteger(this.#maxInFlight) || this.#maxInFlight < 1) throw new RangeError('maxBatchesInFlight must be ≥ 1');
   }
 
   /** Continues the chain from the stored head (across restarts). */
@@ -113,8 +130,9 @@ export class Ledger implements AuditSink {
 
   /** Resolves when every event recorded so far has been written (or has failed). */
   async flush(): Promise<void> {
-    while (this.#writing !== undefined || this.#scheduled || this.#pending.length > 0) {
-      if (this.#writing) await this.#writing;
+    while (this.#writes.size > 0 || this.#scheduled || this.#pending.length > 0 || this.#resyncing) {
+      if (this.#writes.size > 0) await Promise.allSettled(this.#writes);
+      else if (this.#resyncing) await this.#resyncing;
       else await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
@@ -126,26 +144,28 @@ export class Ledger implements AuditSink {
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#writing !== undefined) return;
+    if (this.#scheduled || this.#resyncing || this.#writes.size >= this.#maxInFlight) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      this.#writing = this.#drain().finally(() => {
-        this.#writing = undefined;
-        // A waiter resolved by the last batch may have recorded again before this ran.
-        if (this.#pending.length > 0) this.#schedule();
-      });
+      this.#send();
     });
   }
 
-  async #drain(): Promise<void> {
-    while (this.#pending.length > 0) {
-      await this.#write(this.#pending.splice(0, this.#maxBatch));
-    }
+  /** Sends the next batch (up to maxBatchEntries of what is queued); more follow as slots free up. */
+  #send(): void {
+    if (this.#pending.length === 0 || this.#resyncing || this.#writes.size >= this.#maxInFlight) return;
+    const write: Promise<void> = this.#write(this.#pending.splice(0, this.#maxBatch)).finally(() => {
+      this.#writes.delete(write);
+      // Waiters resolved by this batch may have recorded again meanwhile.
+      if (this.#pending.length > 0) this.#schedule();
+    });
+    this.#writes.add(write);
+    if (this.#pending.length > 0) this.#schedule();
   }
 
   async #write(batch: Waiter[]): Promise<void> {
-    const after = this.#head;
+    const after = this.#chainHead;
     const chain = new ChainBuilder(after);
     const accepted: Array<{ waiter: Waiter; chained: ChainedEntry }> = [];
     for (const waiter of batch) {
@@ -156,6 +176,7 @@ export class Ledger implements AuditSink {
       }
     }
     if (accepted.length === 0) return;
+    this.#chainHead = chain.head;
 
     let stored: ChainHead | void;
     try {
@@ -171,17 +192,31 @@ export class Ledger implements AuditSink {
       );
       const failure = new LedgerUnavailableError('the audit ledger could not record the request', { cause: error });
       for (const { waiter } of accepted) waiter.reject(failure);
-      await this.#resync();
+      // Batches sent after this one were chained on its head: their store rejects them too. Once
+      // they have all settled, the stored head is the truth again.
+      this.#resyncing ??= this.#resyncAfterWrites().finally(() => {
+        this.#resyncing = undefined;
+        if (this.#pending.length > 0) this.#schedule();
+      });
       return;
     }
 
     // A shared store (several replicas) may have re-chained the batch after their entries.
     this.#head = stored ?? chain.head;
+    if (stored && this.#writes.size <= 1) this.#chainHead = stored;
     this.stats.batches++;
     this.stats.entries += accepted.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, accepted.length);
     for (const { waiter } of accepted) waiter.resolve();
     this.options.onCommit?.committed(this.#head);
+  }
+
+  async #resyncAfterWrites(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve)); // let the failing write leave #writes
+    const others = [...this.#writes];
+    await Promise.allSettled(others);
+    await this.#resync();
+    this.#chainHead = this.#head;
   }
 
   /** After a failed batch: the stored head is the truth (another writer may also have moved it). */

@@ -22,6 +22,8 @@ const BUSY_TIMEOUT_MS = 5000;
  * loop; reads use this connection, which WAL lets run beside the writer.
  */
 export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
+  /** One writer thread takes the appends from a message queue, in order. */
+  readonly appendsInOrder = true;
   readonly #statements: ReturnType<typeof prepareStatements>;
   readonly #listings = new Map<string, Statement>();
 

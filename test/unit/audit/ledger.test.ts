@@ -124,6 +124,59 @@ describe('Ledger: group commit', () => {
   });
 });
 
+describe('Ledger: two batches in flight to a store that applies appends in order', () => {
+  const inOrderStore = () => {
+    const store = new MemoryLedgerStore();
+    store.appendsInOrder = true;
+    store.commitDelayMs = 10;
+    return store;
+  };
+
+  it('sends the next batch while the previous one commits, and the chain stays contiguous and exact', async () => {
+    const { store, ledger } = await ledgerOn(inOrderStore());
+    const recorded: Array<Promise<void>> = [];
+    for (let turn = 0; turn < 10; turn++) {
+      for (let i = 0; i < 5; i++) recorded.push(ledger.record(sampleEvent(recorded.length + 1)));
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    await Promise.all(recorded);
+    expect(store.maxConcurrentAppends).toBe(2);
+    expect(store.entries.map((e) => e.entry.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    const expected = new ChainBuilder();
+    for (const stored of store.entries) expect(stored.hash.equals(expected.appendEntry(stored.entry).hash)).toBe(true);
+    expect(ledger.head.hash.equals(expected.head.hash)).toBe(true);
+  });
+
+  it('keeps to one batch in flight for a store that does not say it applies appends in order', async () => {
+    const store = new MemoryLedgerStore();
+    store.commitDelayMs = 10;
+    const { ledger } = await ledgerOn(store);
+    const recorded: Array<Promise<void>> = [];
+    for (let turn = 0; turn < 5; turn++) {
+      recorded.push(ledger.record(sampleEvent(turn + 1)));
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    await Promise.all(recorded);
+    expect(store.maxConcurrentAppends).toBe(1);
+  });
+
+  it('fails the batch chained on a failed one too, then continues from the stored head', async () => {
+    const { store, ledger } = await ledgerOn(inOrderStore());
+    await ledger.record(sampleEvent(1));
+    store.failingOnce = new Error('disk full');
+    const first = ledger.record(sampleEvent(2));
+    await new Promise((resolve) => setTimeout(resolve, 3)); // the first batch is in the store's queue
+    const second = ledger.record(sampleEvent(3));
+    const results = await Promise.allSettled([first, second]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(store.maxConcurrentAppends).toBe(2);
+    await ledger.record(sampleEvent(4));
+    expect(store.entries.map((e) => e.entry.seq)).toEqual([1, 2]);
+    expect(store.entries[1]!.entry.requestId).toBe(sampleEvent(4).requestId);
+    expect(ledger.head.seq).toBe(2);
+  });
+});
+
 describe('Ledger: no waiter left behind', () => {
   it('writes an event recorded while the last batch is settling (after many promise hops)', async () => {
     const { store, ledger } = await ledgerOn();

@@ -15,6 +15,14 @@ export class MemoryLedgerStore implements LedgerAppendStore {
   failingCheckpoints: Error | undefined;
   /** Milliseconds each commit takes. */
   commitDelayMs = 1;
+  /** Like the SQLite writer thread: appends are applied one after another, in call order. */
+  appendsInOrder = false;
+  /** Fail only the next append with this error. */
+  failingOnce: Error | undefined;
+  /** The most appendEntries calls that were in progress at once. */
+  maxConcurrentAppends = 0;
+  #inProgress = 0;
+  #queue: Promise<unknown> = Promise.resolve();
 
   async readHead(): Promise<ChainHead> {
     const last = this.entries.at(-1);
@@ -22,8 +30,23 @@ export class MemoryLedgerStore implements LedgerAppendStore {
   }
 
   async appendEntries(after: ChainHead, entries: readonly ChainedEntry[]): Promise<void> {
+    this.maxConcurrentAppends = Math.max(this.maxConcurrentAppends, ++this.#inProgress);
+    try {
+      if (!this.appendsInOrder) return await this.#append(after, entries);
+      const done = this.#queue.then(() => this.#append(after, entries));
+      this.#queue = done.catch(() => undefined);
+      return await done;
+    } finally {
+      this.#inProgress--;
+    }
+  }
+
+  async #append(after: ChainHead, entries: readonly ChainedEntry[]): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, this.commitDelayMs));
     if (this.failing) throw this.failing;
+    const once = this.failingOnce;
+    this.failingOnce = undefined;
+    if (once) throw once;
     const head = await this.readHead();
     if (head.seq !== after.seq || !head.hash.equals(after.hash)) throw new Error('another writer appended');
     entries.forEach((chained, index) => {
