@@ -76,6 +76,17 @@ async function newKey(on: Pkcs11Hsm = hsm, keySpec: KeySpec = 'SYMMETRIC_DEFAULT
 }
 
 const encryptOnce = (on: Pkcs11Hsm, versionId: string) => on.encrypt(versionId, Buffer.from('x'), Buffer.alloc(0));
+/**
+ * A key's first use runs on the token object while its copy is made in the worker thread: the
+ * copies once that has happened (`count` of them, and still that many a moment later).
+ */
+async function settledCopies(versionId: string, count = 1): Promise<Buffer[]> {
+  await vi.waitFor(() => expect(raw.copies(versionId)).toHaveLength(count), { timeout: 5_000, interval: 20 });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const copies = raw.copies(versionId);
+  expect(copies).toHaveLength(count);
+  return copies;
+}
 
 /** What a working copy must be: a session object exactly as custody-bound as its token object. */
 const CUSTODY_OF_A_COPY = {
@@ -108,8 +119,10 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
     const aad = Buffer.from('context');
     const sealed = await hsm.encrypt(versionId, Buffer.from('attack at dawn'), aad);
     expect((await hsm.decrypt(versionId, sealed, aad)).toString()).toBe('attack at dawn');
-    const [copy, ...more] = raw.copies(versionId);
-    expect(more).toHaveLength(0);
+    const [copy] = await settledCopies(versionId);
+    // Once the copy exists, operations run on it.
+    const again = await hsm.encrypt(versionId, Buffer.from('attack at dusk'), aad);
+    expect((await hsm.decrypt(versionId, again, aad)).toString()).toBe('attack at dusk');
     expect(raw.flags(copy!)).toEqual(CUSTODY_OF_A_COPY);
     expect(raw.objectClass(copy!)).toBe(pkcs11js.CKO_SECRET_KEY);
     // Its value cannot be read, as the token object's cannot (PKCS#11 v2.40 §4.10).
@@ -120,7 +133,7 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
   it('makes one copy for many operations that miss at the same time', async () => {
     const versionId = await newKey();
     await Promise.all(Array.from({ length: 64 }, () => encryptOnce(hsm, versionId)));
-    expect(raw.copies(versionId)).toHaveLength(1);
+    await settledCopies(versionId, 1);
   });
 
   it('holds the same key as the token object: a second instance without copies decrypts what the copy encrypted, and back', async () => {
@@ -153,7 +166,9 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
       const versionId = await newKey(async);
       const sealed = await async.encrypt(versionId, Buffer.from('pooled'), Buffer.alloc(0));
       expect((await async.decrypt(versionId, sealed, Buffer.alloc(0))).toString()).toBe('pooled');
-      expect(raw.copies(versionId)).toHaveLength(1);
+      await settledCopies(versionId);
+      const again = await async.encrypt(versionId, Buffer.from('pooled again'), Buffer.alloc(0));
+      expect((await async.decrypt(versionId, again, Buffer.alloc(0))).toString()).toBe('pooled again');
     } finally {
       await async.close();
     }
@@ -166,16 +181,19 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
     const publicKey = createPublicKey({ key: await hsm.publicKey(versionId, 'ECC_NIST_P256'), format: 'der', type: 'spki' });
     expect(verifySignature('sha256', Buffer.from('message'), { key: publicKey, dsaEncoding: 'der' }, signature)).toBe(true);
     expect(await hsm.verify(versionId, 'ECC_NIST_P256', 'ECDSA_SHA_256', digest, signature)).toBe(true);
-    const copies = raw.copies(versionId);
+    const copies = await settledCopies(versionId);
     expect(copies.map((copy) => raw.objectClass(copy))).toEqual([pkcs11js.CKO_PRIVATE_KEY]);
+    const second = await hsm.sign(versionId, 'ECC_NIST_P256', 'ECDSA_SHA_256', digest);
+    expect(verifySignature('sha256', Buffer.from('message'), { key: publicKey, dsaEncoding: 'der' }, second)).toBe(true);
     expect(raw.flags(copies[0]!)).toEqual(CUSTODY_OF_A_COPY);
   });
 
   it('computes HMACs with a copy: the same MAC as the token object gives', async () => {
     const versionId = await newKey(hsm, 'HMAC_256', 'GENERATE_VERIFY_MAC');
     const mac = await hsm.mac(versionId, 'HMAC_SHA_256', Buffer.from('message'));
-    expect(raw.copies(versionId)).toHaveLength(1);
-    expect(raw.flags(raw.copies(versionId)[0]!)).toEqual(CUSTODY_OF_A_COPY);
+    const [copy] = await settledCopies(versionId);
+    expect(raw.flags(copy!)).toEqual(CUSTODY_OF_A_COPY);
+    expect((await hsm.mac(versionId, 'HMAC_SHA_256', Buffer.from('message'))).equals(mac)).toBe(true);
     const plain = await open(false);
     try {
       expect((await plain.mac(versionId, 'HMAC_SHA_256', Buffer.from('message'))).equals(mac)).toBe(true);
@@ -190,7 +208,9 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
       const ciphertext = await hsm.encryptAsymmetric(rsa, 'RSA_2048', algorithm, Buffer.from('secret'));
       expect((await hsm.decryptAsymmetric(rsa, 'RSA_2048', algorithm, ciphertext)).toString()).toBe('secret');
     }
-    expect(raw.copies(rsa).map((copy) => raw.objectClass(copy))).toEqual([pkcs11js.CKO_PRIVATE_KEY]);
+    expect((await settledCopies(rsa)).map((copy) => raw.objectClass(copy))).toEqual([pkcs11js.CKO_PRIVATE_KEY]);
+    const onCopy = await hsm.encryptAsymmetric(rsa, 'RSA_2048', 'RSAES_OAEP_SHA_256', Buffer.from('again'));
+    expect((await hsm.decryptAsymmetric(rsa, 'RSA_2048', 'RSAES_OAEP_SHA_256', onCopy)).toString()).toBe('again');
 
     const ecdh = await newKey(hsm, 'ECC_NIST_P256', 'KEY_AGREEMENT');
     const peer = createECDH('prime256v1');
@@ -199,15 +219,16 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
     // A P-256 SubjectPublicKeyInfo ends with the uncompressed point (65 bytes).
     const ourPoint = (await hsm.publicKey(ecdh, 'ECC_NIST_P256')).subarray(-65);
     expect(secret.equals(peer.computeSecret(ourPoint))).toBe(true);
-    const copies = raw.copies(ecdh);
+    const copies = await settledCopies(ecdh);
     expect(copies.map((copy) => raw.objectClass(copy))).toEqual([pkcs11js.CKO_PRIVATE_KEY]);
     expect(raw.flags(copies[0]!)).toEqual(CUSTODY_OF_A_COPY);
+    expect((await hsm.deriveSharedSecret(ecdh, 'ECDH', peerPoint)).equals(secret)).toBe(true);
   });
 
   it('destroyKey destroys the copies with the token objects: the version fails as a missing key, and pkcs11-tool lists nothing of it', async () => {
     const versionId = await newKey();
     await encryptOnce(hsm, versionId);
-    expect(raw.copies(versionId)).toHaveLength(1);
+    await settledCopies(versionId);
     await hsm.destroyKey(versionId);
     expect(raw.copies(versionId)).toHaveLength(0);
     await expect(encryptOnce(hsm, versionId)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
@@ -220,7 +241,7 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
     try {
       const versionId = await newKey(aging);
       await encryptOnce(aging, versionId);
-      const [first] = raw.copies(versionId);
+      const [first] = await settledCopies(versionId);
       await new Promise((resolve) => setTimeout(resolve, SHORT.maxAgeMs + 50));
       await encryptOnce(aging, versionId);
       await vi.waitFor(
@@ -242,6 +263,7 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
     try {
       const versionId = await newKey();
       await encryptOnce(aging, versionId);
+      await settledCopies(versionId);
       const copiedBy = Date.now();
       await hsm.destroyKey(versionId); // another replica, as far as `aging` can tell
       // Until its copy ages out `aging` still uses it: the bound maxAgeMs states, and no tighter.
@@ -259,6 +281,7 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
     try {
       const versionId = await newKey(aging);
       await encryptOnce(aging, versionId);
+      await settledCopies(versionId);
       execFileSync(
         'pkcs11-tool',
         ['--module', token.libraryPath, '--token-label', token.tokenLabel, '--login', '--pin', token.pin,
@@ -277,7 +300,7 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
     const keys = [await newKey(), await newKey(hsm, 'HMAC_256', 'GENERATE_VERIFY_MAC')];
     await encryptOnce(closing, keys[0]!);
     await closing.mac(keys[1]!, 'HMAC_SHA_256', Buffer.from('m'));
-    expect(keys.map((key) => raw.copies(key).length)).toEqual([1, 1]);
+    for (const key of keys) await settledCopies(key);
     await closing.close();
     expect(keys.map((key) => raw.copies(key).length)).toEqual([0, 0]);
     // The instance that stays open still works with both keys, on copies of its own.

@@ -33,11 +33,18 @@ export class WorkingCopies {
   private readonly retired = new Set<Kept>();
   /** cacheKey → the entry being made, so that concurrent misses make one copy, not one each. */
   private readonly pending = new Map<string, Promise<Handle>>();
+  /** Keys that have had an entry: their next miss is an age-out, not a first use. */
+  private readonly made = new Set<string>();
 
   constructor(
     private readonly settings: WorkingCopySettings | false,
     private readonly destroyCopy: (handle: Handle) => Promise<void>,
   ) {}
+
+  /** Whether `cacheKey` never had an entry (since it was last forgotten). */
+  firstUse(cacheKey: string): boolean {
+    return !this.made.has(cacheKey);
+  }
 
   /** The handle for `cacheKey`, if one is current: a Map lookup, nothing else (the hot path). */
   get(cacheKey: string): Handle | undefined {
@@ -62,6 +69,7 @@ export class WorkingCopies {
     const doomed: Kept[] = [];
     const making: Promise<Handle>[] = [];
     for (const cacheKey of cacheKeys) {
+      this.made.delete(cacheKey);
       const inFlight = this.pending.get(cacheKey);
       if (inFlight) making.push(inFlight);
       this.pending.delete(cacheKey);
@@ -94,6 +102,7 @@ export class WorkingCopies {
       if (key.copy) await this.destroyCopy(key.handle);
       throw new HsmKeyNotFoundError('the key version was destroyed while it was being used');
     }
+    this.made.add(cacheKey);
     const kept: Kept = { cacheKey, handle: key.handle, copy: key.copy, timer: undefined };
     this.current.set(cacheKey, kept);
     if (this.settings) {
