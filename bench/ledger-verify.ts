@@ -6,6 +6,8 @@
  *  2. Requests per second through the real pipeline (Encrypt 1 KiB on a SoftHSM2 token, 64 in
  *     flight, --in-flight) with the LogAuditSink the service used before, and with the ledger (SQLite WAL,
  *     synchronous=FULL, group commit on a worker thread).
+ *  3. The same with N entries stored in the ledger (the append rate should not change), and
+ *     ListAuditEvents by key id (newest 50) with a near-empty and with the full ledger.
  *   npm run bench:ledger [-- --entries 1000000] [-- --seconds 3] [-- --in-flight 64] [-- --no-requests]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -136,6 +138,7 @@ interface RequestRow {
   readonly meanBatch?: number;
 }
 const requestRows: RequestRow[] = [];
+const storedRows: Array<{ case: string; requestsPerSecond: number; listByKeyMs: number }> = [];
 
 if (measureRequests) {
   const tokenDir = join(dir, 'tokens');
@@ -207,6 +210,50 @@ if (measureRequests) {
     transactions,
     meanBatch: Math.round((recorded / transactions) * 10) / 10,
   });
+  // ---- 3. the same ledger with 1,000,000 entries stored: append rate and ListAuditEvents by key ----
+  // The stored entries name 1,000 keys in turn; listing one key's newest 50 entries is what an
+  // auditor's ListAuditEvents --key-id does. Measured with the ledger near-empty and again after it.
+  const account = '111122223333';
+  const keyOf = (seq: number) => `00000000-0000-4000-8000-${(seq % 1000).toString().padStart(12, '0')}`;
+  const listByKey = async (): Promise<number> => {
+    const samples: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const started = performance.now();
+      const page = await ledgerStore.listEntries({ account, keyId: keyOf(i), limit: 50, newestFirst: true });
+      samples.push(performance.now() - started);
+      if (page.items.length === 0 && i > 0 && storedEntries > 1000) throw new Error('listing by key found nothing');
+    }
+    samples.sort((a, b) => a - b);
+    return samples[Math.floor(samples.length / 2)]!;
+  };
+  let storedEntries = ledger.ledger.head.seq;
+  const smallEntries = storedEntries;
+  const listSmall = await listByKey();
+  let head = ledger.ledger.head;
+  await ledger.close(); // its final checkpoint, before the entries below move the head on
+  const prefillStarted = performance.now();
+  while (head.seq < entries) {
+    const chain = new ChainBuilder(head);
+    const batch = [];
+    for (let i = 0; i < 5000 && head.seq + i < entries; i++) {
+      const seq = head.seq + i + 1;
+      batch.push(chain.append({ ...event(seq), keyArns: [`arn:aws:kms:us-east-1:${account}:key/${keyOf(seq)}`] }));
+    }
+    await ledgerStore.appendEntries(head, batch);
+    head = chain.head;
+  }
+  storedEntries = head.seq;
+  const prefillSeconds = (performance.now() - prefillStarted) / 1000;
+  // The running ledger continues from the stored head, as after a restart.
+  const big = await openAuditLedger({ store: ledgerStore, hsm, clock: systemClock, logger: silent });
+  const bigRates = [await measure(big.ledger), await measure(big.ledger)];
+  const listBig = await listByKey();
+  await big.close();
+  storedRows.push(
+    { case: `ledger with ${smallEntries.toLocaleString('en')} entries`, requestsPerSecond: Math.max(...runs.ledger!), listByKeyMs: listSmall },
+    { case: `ledger with ${storedEntries.toLocaleString('en')} entries (filled in ${prefillSeconds.toFixed(0)} s)`, requestsPerSecond: Math.max(...bigRates), listByKeyMs: listBig },
+  );
+
   console.log(`\nEncrypt 1 KiB through the pipeline, ${inFlight} in flight, ${seconds} s × 2 rounds each (best shown)`);
   console.log('| audit sink | requests/s | ratio to LogAuditSink | transactions | mean entries per transaction |');
   console.log('|---|---|---|---|---|');
@@ -215,7 +262,11 @@ if (measureRequests) {
       `| ${row.sink} | ${row.requestsPerSecond.toLocaleString('en')} | ${(row.requestsPerSecond / requestRows[0]!.requestsPerSecond).toFixed(2)} | ${row.transactions ?? '–'} | ${row.meanBatch ?? '–'} |`,
     );
   }
-  await ledger.close();
+  console.log('\n| stored ledger | Encrypt requests/s | ratio | ListAuditEvents by key, newest 50 (median ms) |');
+  console.log('|---|---|---|---|');
+  for (const row of storedRows) {
+    console.log(`| ${row.case} | ${row.requestsPerSecond.toLocaleString('en')} | ${(row.requestsPerSecond / storedRows[0]!.requestsPerSecond).toFixed(2)} | ${row.listByKeyMs.toFixed(2)} |`);
+  }
   await ledgerStore.close();
   await store.close();
   await hsm.close();
@@ -224,7 +275,7 @@ if (measureRequests) {
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(
   'bench/results/ledger.json',
-  JSON.stringify({ date: new Date().toISOString(), entries, checkpointEvery: CHECKPOINT_EVERY, verify: verifyRows, requests: requestRows }, null, 2),
+  JSON.stringify({ date: new Date().toISOString(), entries, checkpointEvery: CHECKPOINT_EVERY, verify: verifyRows, requests: requestRows, stored: storedRows }, null, 2),
 );
 // The export alone is ~700 MB per million entries.
 rmSync(dir, { recursive: true, force: true });

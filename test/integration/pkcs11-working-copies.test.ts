@@ -65,7 +65,10 @@ const raw = {
   },
 };
 
-async function open(workingCopies?: WorkingCopySettings | false): Promise<Pkcs11Hsm> {
+/** The softhsm2 profile's settings, but a key is copied at its first use, so that each test sees its copy at once. */
+const AT_FIRST_USE: WorkingCopySettings = { ...(PROFILES.softhsm2.workingCopies as WorkingCopySettings), copyAfterUses: 1 };
+
+async function open(workingCopies: WorkingCopySettings | false = AT_FIRST_USE): Promise<Pkcs11Hsm> {
   return Pkcs11Hsm.open({ libraryPath: token.libraryPath, tokenLabel: token.tokenLabel, pin: token.pin, workingCopies });
 }
 
@@ -107,8 +110,8 @@ afterAll(async () => hsm?.close());
 
 describe('working copies of token objects (VendorProfile.workingCopies)', () => {
   it('are on for SoftHSM2 only: CloudHSM and unknown tokens keep the token handles', () => {
-    expect(hsm.profile.workingCopies).toEqual(PROFILES.softhsm2.workingCopies);
-    expect(PROFILES.softhsm2.workingCopies).toEqual({ maxAgeMs: 60_000, retiredCopyGraceMs: 5_000 });
+    expect(hsm.profile.workingCopies).toEqual(AT_FIRST_USE); // as this file opens it
+    expect(PROFILES.softhsm2.workingCopies).toEqual({ maxAgeMs: 60_000, retiredCopyGraceMs: 5_000, copyAfterUses: 8 });
     expect(PROFILES.cloudhsm.workingCopies).toBe(false);
     expect(PROFILES.generic.workingCopies).toBe(false);
   });
@@ -128,6 +131,20 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
     // Its value cannot be read, as the token object's cannot (PKCS#11 v2.40 §4.10).
     expect(() => raw.p11.C_GetAttributeValue(raw.session, copy!, [{ type: pkcs11js.CKA_VALUE }])).toThrow(/CKR_ATTRIBUTE_SENSITIVE/);
     expect(await hsm.describeKeyObject(versionId)).toMatchObject({ token: true, sensitive: true, extractable: false });
+  });
+
+  it('with the softhsm2 profile, copies a key at its 8th use: fewer uses run on the token object and cost no copy', async () => {
+    const profiled = await open(PROFILES.softhsm2.workingCopies);
+    try {
+      const versionId = await newKey(profiled);
+      for (let use = 1; use <= 7; use++) await encryptOnce(profiled, versionId);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(raw.copies(versionId)).toHaveLength(0);
+      await encryptOnce(profiled, versionId);
+      await settledCopies(versionId);
+    } finally {
+      await profiled.close();
+    }
   });
 
   it('makes one copy for many operations that miss at the same time', async () => {
@@ -159,7 +176,7 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
       tokenLabel: token.tokenLabel,
       pin: token.pin,
       profile: 'generic',
-      workingCopies: PROFILES.softhsm2.workingCopies,
+      workingCopies: AT_FIRST_USE,
     });
     try {
       expect(async.profile.symmetricCalls).toBe('async');

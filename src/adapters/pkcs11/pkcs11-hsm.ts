@@ -464,15 +464,17 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     const cacheKey = objectKey(objectClass, versionId);
     const current = this.workingCopies.get(cacheKey);
     if (current) return Promise.resolve(current);
-    const firstUse = this.workingCopies.firstUse(cacheKey);
-    const copying = this.workingCopies.resolve(cacheKey, () => this.workingKey(versionId, objectClass));
-    // On a key's first use a known token handle serves the call while the copy is made off the
-    // event loop, so a first use does not wait for the worker thread (the 10,000-key bench case is
-    // all first uses). After a copy aged out the call waits for the new one: that is when a key
-    // destroyed elsewhere is found to be gone.
-    const tokenObject = firstUse ? this.objects.get(cacheKey) : undefined;
-    if (tokenObject === undefined) return copying;
-    copying.catch(() => undefined); // the next call finds out, through the token object
+    const make = () => this.workingKey(versionId, objectClass);
+    // Until a key has its first copy, a known token handle serves its calls, and the copy is made
+    // off the event loop once the key has been used copyAfterUses times: a key used once or twice
+    // (the 10,000-key bench case) never waits for the worker thread nor costs a copy. After a
+    // copy aged out the call waits for the new one: that is when a key destroyed elsewhere is
+    // found to be gone.
+    const tokenObject = this.workingCopies.firstUse(cacheKey) ? this.objects.get(cacheKey) : undefined;
+    if (tokenObject === undefined) return this.workingCopies.resolve(cacheKey, make);
+    if (this.workingCopies.countUse(cacheKey)) {
+      this.workingCopies.resolve(cacheKey, make).catch(() => undefined); // the next call finds out
+    }
     return Promise.resolve(tokenObject);
   }
 

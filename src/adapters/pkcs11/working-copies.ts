@@ -35,6 +35,8 @@ export class WorkingCopies {
   private readonly pending = new Map<string, Promise<Handle>>();
   /** Keys that have had an entry: their next miss is an age-out, not a first use. */
   private readonly made = new Set<string>();
+  /** Uses of keys that have had no entry yet (countUse). */
+  private readonly uses = new Map<string, number>();
 
   constructor(
     private readonly settings: WorkingCopySettings | false,
@@ -44,6 +46,22 @@ export class WorkingCopies {
   /** Whether `cacheKey` never had an entry (since it was last forgotten). */
   firstUse(cacheKey: string): boolean {
     return !this.made.has(cacheKey);
+  }
+
+  /**
+   * Counts a use of a key that has no entry yet; true once it has been used copyAfterUses times
+   * (VendorProfile.workingCopies), i.e. when its entry should be made.
+   */
+  countUse(cacheKey: string): boolean {
+    const threshold = (this.settings && this.settings.copyAfterUses) || 1;
+    if (threshold <= 1) return true;
+    const uses = (this.uses.get(cacheKey) ?? 0) + 1;
+    if (uses >= threshold) {
+      this.uses.delete(cacheKey);
+      return true;
+    }
+    this.uses.set(cacheKey, uses);
+    return false;
   }
 
   /** The handle for `cacheKey`, if one is current: a Map lookup, nothing else (the hot path). */
@@ -70,6 +88,7 @@ export class WorkingCopies {
     const making: Promise<Handle>[] = [];
     for (const cacheKey of cacheKeys) {
       this.made.delete(cacheKey);
+      this.uses.delete(cacheKey);
       const inFlight = this.pending.get(cacheKey);
       if (inFlight) making.push(inFlight);
       this.pending.delete(cacheKey);
