@@ -48,6 +48,19 @@ describe('CachingMetadataStore', () => {
     expect(inner.reads).toBe(2);
   });
 
+  it('when full, drops the oldest key only: the others stay cached', async () => {
+    const inner = fakeStore();
+    const cache = new CachingMetadataStore(inner as unknown as MetadataStore, undefined, { maxKeys: 2 });
+    const keys = ['a', 'b', 'c'].map((c) => KEY.replace(/^1/, c));
+    for (const key of keys) await cache.getKey(key);
+    expect(inner.reads).toBe(3);
+    await cache.getKey(keys[1]!);
+    await cache.getKey(keys[2]!);
+    expect(inner.reads).toBe(3); // b and c were kept
+    await cache.getKey(keys[0]!);
+    expect(inner.reads).toBe(4); // a, the oldest, was dropped when c came in
+  });
+
   it('drops a key when the feed says another replica changed it', async () => {
     const inner = fakeStore();
     const feed = fakeFeed();
