@@ -215,20 +215,19 @@ if (measureRequests) {
   // auditor's ListAuditEvents --key-id does. Measured with the ledger near-empty and again after it.
   const account = '111122223333';
   const keyOf = (seq: number) => `00000000-0000-4000-8000-${(seq % 1000).toString().padStart(12, '0')}`;
-  const listByKey = async (): Promise<number> => {
+  const listByKey = async (expectEntries: boolean): Promise<number> => {
     const samples: number[] = [];
     for (let i = 0; i < 200; i++) {
       const started = performance.now();
       const page = await ledgerStore.listEntries({ account, keyId: keyOf(i), limit: 50, newestFirst: true });
       samples.push(performance.now() - started);
-      if (page.items.length === 0 && i > 0 && storedEntries > 1000) throw new Error('listing by key found nothing');
+      if (expectEntries && page.items.length === 0) throw new Error('listing by key found nothing');
     }
     samples.sort((a, b) => a - b);
     return samples[Math.floor(samples.length / 2)]!;
   };
-  let storedEntries = ledger.ledger.head.seq;
-  const smallEntries = storedEntries;
-  const listSmall = await listByKey();
+  const smallEntries = ledger.ledger.head.seq;
+  const listSmall = await listByKey(false);
   let head = ledger.ledger.head;
   await ledger.close(); // its final checkpoint, before the entries below move the head on
   const prefillStarted = performance.now();
@@ -242,12 +241,12 @@ if (measureRequests) {
     await ledgerStore.appendEntries(head, batch);
     head = chain.head;
   }
-  storedEntries = head.seq;
+  const storedEntries = head.seq;
   const prefillSeconds = (performance.now() - prefillStarted) / 1000;
   // The running ledger continues from the stored head, as after a restart.
   const big = await openAuditLedger({ store: ledgerStore, hsm, clock: systemClock, logger: silent });
   const bigRates = [await measure(big.ledger), await measure(big.ledger)];
-  const listBig = await listByKey();
+  const listBig = await listByKey(true);
   await big.close();
   storedRows.push(
     { case: `ledger with ${smallEntries.toLocaleString('en')} entries`, requestsPerSecond: Math.max(...runs.ledger!), listByKeyMs: listSmall },
