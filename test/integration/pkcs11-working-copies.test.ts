@@ -3,6 +3,7 @@ import { createECDH, createHash, createPublicKey, randomUUID, verify as verifySi
 import { execFileSync } from 'node:child_process';
 import pkcs11js from 'pkcs11js';
 import { Pkcs11Hsm } from '../../src/adapters/pkcs11/pkcs11-hsm.js';
+import { aes256KeyTemplate } from '../../src/adapters/pkcs11/templates.js';
 import { PROFILES, type WorkingCopySettings } from '../../src/adapters/pkcs11/vendor-profiles.js';
 import { uuidToBytes } from '../../src/domain/ciphertext.js';
 import type { KeySpec, KeyUsage } from '../../src/domain/key.js';
@@ -327,19 +328,10 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
 
   it('falls back to the token object when the token refuses the copy (CKA_COPYABLE false)', async () => {
     const versionId = randomUUID();
+    // The service's own AES key template, with copying forbidden.
     raw.p11.C_GenerateKey(raw.session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-      { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
-      { type: pkcs11js.CKA_TOKEN, value: true },
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_SENSITIVE, value: true },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-      { type: pkcs11js.CKA_ENCRYPT, value: true },
-      { type: pkcs11js.CKA_DECRYPT, value: true },
+      ...aes256KeyTemplate({ versionId, label: `p11kms:${randomUUID()}:${versionId}` }),
       { type: CKA_COPYABLE, value: false },
-      { type: pkcs11js.CKA_ID, value: uuidToBytes(versionId) },
-      { type: pkcs11js.CKA_LABEL, value: `p11kms:${randomUUID()}:${versionId}` },
     ]);
     const sealed = await hsm.encrypt(versionId, Buffer.from('not copyable'), Buffer.alloc(0));
     expect((await hsm.decrypt(versionId, sealed, Buffer.alloc(0))).toString()).toBe('not copyable');
