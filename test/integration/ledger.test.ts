@@ -258,6 +258,15 @@ describe('the AuditService reads, through the pipeline (account-level actions)',
     expect(new Set(seen).size).toBe(seen.length);
     const newest = await list({ limit: 3, newestFirst: true });
     expect(newest.events.map((e: any) => e.seq)).toEqual([...newest.events.map((e: any) => e.seq)].sort((a, b) => b - a));
+    // By key, newest first, a page at a time: the same entries as the whole listing, reversed.
+    const byKeyNewest: number[] = [];
+    let keyMarker: string | undefined;
+    do {
+      const page = await list({ keyId: other.keyId, limit: 3, newestFirst: true, marker: keyMarker });
+      byKeyNewest.push(...page.events.map((e: any) => e.seq));
+      keyMarker = page.nextMarker;
+    } while (keyMarker);
+    expect(byKeyNewest).toEqual(byKey.events.map((e: any) => e.seq).reverse());
     await expect(list({ marker: 'bm9wZQ' })).rejects.toMatchObject({ name: 'InvalidMarkerException' });
     await expect(list({ keyId: 'alias/anything' })).rejects.toMatchObject({ name: 'ValidationException' });
     await expect(list({ limit: 1001 })).rejects.toMatchObject({ name: 'ValidationException' });

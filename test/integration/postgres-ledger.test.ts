@@ -102,6 +102,13 @@ describe('the audit ledger on PostgreSQL', () => {
     expect((await store.listEntries({ account: '999999999999', limit: 5 })).items).toEqual([]);
 
     const keyId = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+    // By key, walking the key's own index: filters and markers as without it; another account sees nothing.
+    const byKey1 = await store.listEntries({ account: '111122223333', keyId, operation: 'Decrypt', newestFirst: true, limit: 4 });
+    expect(byKey1.items.map((item) => item.entry.seq)).toEqual([11, 9, 7, 5]);
+    const byKey2 = await store.listEntries({ account: '111122223333', keyId, operation: 'Decrypt', newestFirst: true, limit: 4, marker: byKey1.nextMarker });
+    expect(byKey2.items.map((item) => item.entry.seq)).toEqual([3, 1]);
+    expect(byKey2.nextMarker).toBeUndefined();
+    expect((await store.listEntries({ account: '999999999999', keyId, limit: 5 })).items).toEqual([]);
     expect((await store.lastSuccessfulUse(keyId, ['Encrypt']))?.entry.seq).toBe(10);
     expect(await store.firstEntryTime()).toEqual(new Date(sampleEvent(1).time));
 

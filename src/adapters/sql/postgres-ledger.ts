@@ -122,24 +122,30 @@ export class PostgresLedgerStore implements LedgerAppendStore, LedgerReader {
 
   async listEntries(query: LedgerEntryQuery): Promise<LedgerPage<StoredEntry>> {
     const after = query.marker === undefined ? undefined : decodeSeqMarker(query.marker, ENTRY_MARKER);
+    // As in the SQLite store: walk an index in seq order and probe the account per candidate, so
+    // that a page costs about its own size however long the ledger is; by key from
+    // ledger_entry_keys (key_id, seq).
+    const byKey = query.keyId !== undefined;
+    const seq = byKey ? 'k.seq' : 'e.seq';
     const params: unknown[] = [query.account];
-    const where = ['e.seq IN (SELECT seq FROM ledger_entry_accounts WHERE account = $1)'];
+    const where = [`EXISTS (SELECT 1 FROM ledger_entry_accounts a WHERE a.account = $1 AND a.seq = ${seq})`];
     const filter = (value: unknown, condition: (placeholder: string) => string) => {
       if (value === undefined) return;
       params.push(value);
       where.push(condition(`$${params.length}`));
     };
-    filter(query.keyId, (p) => `e.seq IN (SELECT seq FROM ledger_entry_keys WHERE key_id = ${p})`);
+    filter(query.keyId, (p) => `k.key_id = ${p}`);
     filter(query.principalArn, (p) => `e.principal_arn = ${p}`);
     filter(query.operation, (p) => `e.operation = ${p}`);
     filter(query.outcome, (p) => `e.outcome = ${p}`);
     filter(query.startTime?.getTime(), (p) => `e.time >= ${p}`);
     filter(query.endTime?.getTime(), (p) => `e.time <= ${p}`);
-    filter(after, (p) => (query.newestFirst ? `e.seq < ${p}` : `e.seq > ${p}`));
+    filter(after, (p) => (query.newestFirst ? `${seq} < ${p}` : `${seq} > ${p}`));
     params.push(query.limit + 1);
+    const from = byKey ? 'ledger_entry_keys k JOIN ledger_entries e ON e.seq = k.seq' : 'ledger_entries e';
     const { rows } = await this.pool.query<EntryRow>(
-      `SELECT e.seq, e.canonical, e.hash FROM ledger_entries e WHERE ${where.join(' AND ')}
-       ORDER BY e.seq ${query.newestFirst ? 'DESC' : 'ASC'} LIMIT $${params.length}`,
+      `SELECT e.seq, e.canonical, e.hash FROM ${from} WHERE ${where.join(' AND ')}
+       ORDER BY ${seq} ${query.newestFirst ? 'DESC' : 'ASC'} LIMIT $${params.length}`,
       params,
     );
     const items = rows.slice(0, query.limit).map(toStoredEntry);
@@ -167,10 +173,9 @@ export class PostgresLedgerStore implements LedgerAppendStore, LedgerReader {
   async lastSuccessfulUse(keyId: string, operations: readonly string[]): Promise<StoredEntry | undefined> {
     // AWS GetKeyLastUsage: the last *successful cryptographic* operation with the key.
     const { rows } = await this.pool.query<EntryRow>(
-      `SELECT e.seq, e.canonical, e.hash FROM ledger_entries e
-       WHERE e.seq IN (SELECT seq FROM ledger_entry_keys WHERE key_id = $1)
-         AND e.outcome = 'Success' AND e.operation = ANY ($2::text[])
-       ORDER BY e.seq DESC LIMIT 1`,
+      `SELECT e.seq, e.canonical, e.hash FROM ledger_entry_keys k JOIN ledger_entries e ON e.seq = k.seq
+       WHERE k.key_id = $1 AND e.outcome = 'Success' AND e.operation = ANY ($2::text[])
+       ORDER BY k.seq DESC LIMIT 1`,
       [keyId, [...operations]],
     );
     return rows[0] && toStoredEntry(rows[0]);
