@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { KmsError, isKmsError } from '../domain/errors.js';
 import { parseKeyReference } from '../domain/ids.js';
 import type { KeyRecord } from '../domain/key.js';
+import { boundedMemo } from '../domain/memo.js';
 import { checkKeyState } from '../domain/key-state-rules.js';
 import { parsePrincipal, type Principal } from '../domain/principal.js';
 import type { AuditEvent, AuditSink } from '../ports/audit-sink.js';
@@ -55,10 +56,9 @@ interface ResolvedKey {
 export class Pipeline {
   /**
    * Parsed principals by certificate URI SAN. One object per caller, so that what is derived from
-   * a principal (policy layers, condition keys) is derived once (WeakMaps in src/policy). Bounded:
-   * emptied when it reaches MAX_CACHED_PRINCIPALS distinct names.
+   * a principal (policy layers, condition keys) is derived once (WeakMaps in src/policy).
    */
-  private readonly principals = new Map<string, Principal | undefined>();
+  private readonly principal = boundedMemo(parsePrincipal);
 
   constructor(private readonly deps: PipelineDependencies) {}
 
@@ -173,14 +173,6 @@ export class Pipeline {
     return { principal: user, viaService: principal.arn.replace(/\.amazonaws\.com$/, `.${region}.amazonaws.com`) };
   }
 
-  private principal(name: string): Principal | undefined {
-    if (this.principals.has(name)) return this.principals.get(name);
-    if (this.principals.size >= MAX_CACHED_PRINCIPALS) this.principals.clear();
-    const principal = parsePrincipal(name);
-    this.principals.set(name, principal);
-    return principal;
-  }
-
   /**
    * A key id, key ARN, alias name or alias ARN → the key (AWS KMS: every operation that takes a
    * key accepts all four). An alias name is looked up in the caller's account.
@@ -276,8 +268,6 @@ export class Pipeline {
     return new KmsError('KMSInternalException', `An internal error occurred. Request id: ${requestId}`);
   }
 }
-
-const MAX_CACHED_PRINCIPALS = 10_000;
 
 /** An operation's key requirements as [name, requirement] pairs, listed once per operation. */
 const requirementLists = new WeakMap<AnyOperation, Array<[string, KeyRequirement<unknown>]>>();

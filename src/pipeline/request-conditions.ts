@@ -1,4 +1,5 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
+import { boundedMemo } from '../domain/memo.js';
 import type { KeyRecord, Tag } from '../domain/key.js';
 import type { Principal } from '../domain/principal.js';
 import { principalConditionKeys } from '../policy/context.js';
@@ -48,17 +49,7 @@ export function encryptionContextConditions(context: EncryptionContext | undefin
  * `ipv4:127.0.0.1:5000`, `127.0.0.1:5000`, `[::1]:5000` → the address alone. A peer is one
  * connection, so the answer is remembered (bounded) rather than re-parsed for every call on it.
  */
-export function sourceIp(peer: string): string {
-  let ip = sourceIps.get(peer);
-  if (ip === undefined) {
-    if (sourceIps.size >= 10_000) sourceIps.clear();
-    ip = parseSourceIp(peer);
-    sourceIps.set(peer, ip);
-  }
-  return ip;
-}
-
-const sourceIps = new Map<string, string>();
+export const sourceIp: (peer: string) => string = boundedMemo(parseSourceIp);
 
 function parseSourceIp(peer: string): string {
   const address = peer.replace(/^ipv[46]:/, '');

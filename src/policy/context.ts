@@ -1,3 +1,4 @@
+import { boundedMemo } from '../domain/memo.js';
 import type { Principal } from '../domain/principal.js';
 
 /**
@@ -52,18 +53,8 @@ class LazyContext implements RequestContext {
   }
 }
 
-/** Condition key names repeat from request to request: lower-case each once (bounded). */
-const lowerCaseNames = new Map<string, string>();
-
-function lowerCased(name: string): string {
-  let lower = lowerCaseNames.get(name);
-  if (lower === undefined) {
-    if (lowerCaseNames.size >= 10_000) lowerCaseNames.clear();
-    lower = name.toLowerCase();
-    lowerCaseNames.set(name, lower);
-  }
-  return lower;
-}
+/** Condition key names repeat from request to request: lower-case each once. */
+const lowerCased = boundedMemo((name) => name.toLowerCase());
 
 /**
  * The principal's own condition keys, for the caller to merge into the request context.

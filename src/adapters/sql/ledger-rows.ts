@@ -1,5 +1,6 @@
 import { KmsError } from '../../domain/errors.js';
 import { parseArn } from '../../domain/ids.js';
+import { boundedMemo } from '../../domain/memo.js';
 import type { ChainedEntry } from '../../audit/chain.js';
 import type { Checkpoint } from '../../audit/checkpoint.js';
 import type { LedgerEntry } from '../../audit/entry.js';
@@ -25,11 +26,10 @@ export interface CheckpointRowRead {
 
 /** The row the writer inserts for a chained entry: its columns, key index rows and reader accounts. */
 export function entryRow({ entry, canonical, hash }: ChainedEntry): LedgerEntryRow {
-  const keys = new Map<string, { keyId: string; keyArn: string; account: string }>();
+  const keys = new Map<string, KeyIndexRow>();
   for (const keyArn of entry.keyArns) {
-    const arn = parseArn(keyArn);
-    const keyId = arn?.resource.startsWith('key/') ? arn.resource.slice(4) : keyArn;
-    if (!keys.has(keyId)) keys.set(keyId, { keyId, keyArn, account: arn?.account ?? '' });
+    const key = keyIndexRow(keyArn);
+    if (!keys.has(key.keyId)) keys.set(key.keyId, key);
   }
   const accounts = new Set<string>();
   if (entry.principalAccount !== null) accounts.add(entry.principalAccount);
@@ -51,6 +51,19 @@ export function entryRow({ entry, canonical, hash }: ChainedEntry): LedgerEntryR
     accounts: [...accounts],
   };
 }
+
+interface KeyIndexRow {
+  readonly keyId: string;
+  readonly keyArn: string;
+  readonly account: string;
+}
+
+/** A key ARN's index row; the same few keys recur in entry after entry. */
+const keyIndexRow = boundedMemo((keyArn): KeyIndexRow => {
+  const arn = parseArn(keyArn);
+  const keyId = arn?.resource.startsWith('key/') ? arn.resource.slice(4) : keyArn;
+  return { keyId, keyArn, account: arn?.account ?? '' };
+});
 
 export function toStoredEntry(row: EntryRow): StoredEntry {
   return { entry: JSON.parse(row.canonical) as LedgerEntry, canonical: row.canonical, hash: row.hash.toString('hex') };
