@@ -15,6 +15,8 @@ export interface AuditLedgerSettings {
   readonly checkpointEveryEntries?: number;
   readonly checkpointIntervalMs?: number;
   readonly maxBatchEntries?: number;
+  /** LedgerOptions.maxBatchesInFlight; by default the ledger's own choice for the store. */
+  readonly maxBatchesInFlight?: number;
 }
 
 export interface AuditLedgerOptions {
@@ -53,7 +55,7 @@ export async function openAuditLedger({ store, hsm, clock, logger, settings = {}
     },
     await store.readHead(),
   );
-  const ledger = await Ledger.open({ store, logger, maxBatchEntries: settings.maxBatchEntries, onCommit: checkpointer });
+  const ledger = await Ledger.open({ store, logger, maxBatchEntries: settings.maxBatchEntries, maxBatchesInFlight: settings.maxBatchesInFlight, onCommit: checkpointer });
   return {
     ledger,
     checkpointer,

@@ -35,6 +35,16 @@ export interface LedgerOptions {
 
 export const DEFAULT_MAX_BATCH_ENTRIES = 256;
 
+/**
+ * How many requests of a committed batch resume per event-loop turn. Each resumes into the rest
+ * of its request (for an in-process caller, often the whole next request), so releasing a batch of
+ * 64 at once ran ~6 ms of work in one turn: the writer's next acknowledgement waited behind it,
+ * and every request finished into the same next batch, in lock step (bench:ledger, mean batch 64,
+ * the event loop idle ~12% of the time while that one batch was written). Slices of 16 let the
+ * acknowledgements in between and split the convoy: ratio 0.68 → 0.74 in the same run.
+ */
+export const RELEASE_SLICE = 16;
+
 /** Counters for tests, benchmarks and metrics: one batch is one transaction (one fsync). */
 export interface LedgerStats {
   batches: number;
@@ -207,8 +217,8 @@ export class Ledger implements AuditSink {
     this.stats.batches++;
     this.stats.entries += accepted.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, accepted.length);
-    for (const { waiter } of accepted) waiter.resolve();
     this.options.onCommit?.committed(this.#head);
+    releaseInSlices(accepted, 0);
   }
 
   async #resyncAfterWrites(): Promise<void> {
@@ -229,4 +239,11 @@ export class Ledger implements AuditSink {
       this.options.logger.error({ err: error }, 'audit ledger head could not be re-read');
     }
   }
+}
+
+/** Resolves the waiters of a committed batch, RELEASE_SLICE per event-loop turn. */
+function releaseInSlices(accepted: ReadonlyArray<{ waiter: Waiter }>, from: number): void {
+  const end = Math.min(from + RELEASE_SLICE, accepted.length);
+  for (let i = from; i < end; i++) accepted[i]!.waiter.resolve();
+  if (end < accepted.length) setImmediate(() => releaseInSlices(accepted, end));
 }

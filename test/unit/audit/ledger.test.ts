@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChainBuilder } from '../../../src/audit/chain.js';
-import { Ledger, LedgerUnavailableError } from '../../../src/audit/ledger.js';
+import { Ledger, LedgerUnavailableError, RELEASE_SLICE } from '../../../src/audit/ledger.js';
 import { sampleEvent } from '../../support/audit-ledger.js';
 import { MemoryLedgerStore } from './memory-ledger-store.js';
 
@@ -35,10 +35,27 @@ describe('Ledger: group commit', () => {
     store.commitDelayMs = 20;
     const { ledger } = await ledgerOn(store);
     const first = ledger.record(sampleEvent(1));
-    await new Promise((resolve) => setTimeout(resolve, 5)); // the first batch is now being written
+    // The first batch is being written once the store has it (a fixed sleep raced the flush under load).
+    while (store.maxConcurrentAppends === 0) await new Promise((resolve) => setImmediate(resolve));
     const rest = Array.from({ length: 10 }, (_, i) => ledger.record(sampleEvent(i + 2)));
     await Promise.all([first, ...rest]);
     expect(store.transactions).toEqual([1, 10]);
+  });
+
+  it('resumes the requests of a committed batch RELEASE_SLICE per event-loop turn, all of them', async () => {
+    const { store, ledger } = await ledgerOn();
+    let resolved = 0;
+    let atNextTurn: number | undefined;
+    const all = Array.from({ length: 40 }, (_, i) =>
+      ledger.record(sampleEvent(i + 1)).then(() => {
+        // The first slice resolves in one turn; an immediate queued now runs after the next slice's.
+        if (resolved++ === 0) setImmediate(() => (atNextTurn = resolved));
+      }),
+    );
+    await Promise.all(all);
+    expect(store.transactions).toEqual([40]);
+    expect(resolved).toBe(40);
+    expect(atNextTurn).toBe(2 * RELEASE_SLICE);
   });
 
   it('caps a batch at maxBatchEntries', async () => {
