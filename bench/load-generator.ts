@@ -1,7 +1,8 @@
 /**
  * The load generator, run as its own process so that client work is not counted against the
  * server: `node dist/bench/load-generator.js` reads one JSON job on stdin, keeps `concurrency`
- * unary calls in flight for `seconds`, and prints {requests, errors, rps, p50Ms, p99Ms} on stdout.
+ * unary calls in flight for `seconds`, and prints {requests, errors, rps, p50Ms, p99Ms,
+ * clientCpuUsPerRequest} on stdout.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -28,6 +29,8 @@ export interface LoadResult {
   readonly rps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** This process's CPU time per call, warm-up included: what the client side of a call costs. */
+  readonly clientCpuUsPerRequest: number;
 }
 
 const revive = (value: unknown): unknown => {
@@ -63,6 +66,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
   let errors = 0;
   let firstError: string | undefined;
   let next = 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const warmupEnd = started + job.warmupSeconds * 1000;
   const end = warmupEnd + job.seconds * 1000;
@@ -80,10 +84,14 @@ async function run(job: LoadJob): Promise<LoadResult> {
       }
     }),
   );
+  const cpu = process.cpuUsage(cpuBefore);
   client.close();
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { requests: latencies.length, errors, firstError, rps: latencies.length / job.seconds, p50Ms: at(0.5), p99Ms: at(0.99) };
+  return {
+    requests: latencies.length, errors, firstError, rps: latencies.length / job.seconds, p50Ms: at(0.5), p99Ms: at(0.99),
+    clientCpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, next),
+  };
 }
 
 let input = '';

@@ -1,7 +1,8 @@
 /**
  * The token baseline: raw pkcs11js on the very token the server uses (same SOFTHSM2_CONF, same
  * PIN), with no KMS around it. Run as its own process while the server is idle:
- * `node dist/bench/raw-token.js LIBRARY LABEL PINFILE SECONDS` prints {name: opsPerSecond}.
+ * `node dist/bench/raw-token.js LIBRARY LABEL PINFILE SECONDS` prints {opsPerSecond: {name: n},
+ * cpuUsPerOp: {name: µs}}: the process's CPU time per operation, all threads (libuv's included).
  */
 import { readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
@@ -43,7 +44,10 @@ const sealed = Buffer.from(p11.C_Encrypt(sessions[0]!, kib, Buffer.alloc(1040)))
 const digest = createHash('sha256').update(kib).digest();
 const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), digest]);
 
-async function measure(inFlight: number, op: (session: Buffer) => Promise<unknown> | unknown): Promise<number> {
+const cpuUsPerOp: Record<string, number> = {};
+
+async function measure(inFlight: number, op: (session: Buffer) => Promise<unknown> | unknown, name?: string): Promise<number> {
+  const cpuBefore = process.cpuUsage();
   const end = performance.now() + seconds * 1000;
   let count = 0;
   await Promise.all(
@@ -55,6 +59,8 @@ async function measure(inFlight: number, op: (session: Buffer) => Promise<unknow
       }
     }),
   );
+  const cpu = process.cpuUsage(cpuBefore);
+  if (name) cpuUsPerOp[name] = Math.round((cpu.user + cpu.system) / Math.max(1, count));
   return Math.round(count / seconds);
 }
 
@@ -70,7 +76,7 @@ const results = {
   'RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)': await measure(16, (s) => {
     p11.C_SignInit(s, { mechanism: pkcs11js.CKM_RSA_PKCS }, rsa.privateKey);
     return p11.C_SignAsync(s, digestInfo, Buffer.alloc(256));
-  }),
+  }, 'RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)'),
   'RSA-2048 verify (async, 16 in flight)': 0,
   'ECDSA P-256 sign (async, 16 in flight)': await measure(16, (s) => {
     p11.C_SignInit(s, { mechanism: pkcs11js.CKM_ECDSA }, ec.privateKey);
@@ -89,5 +95,5 @@ results['RSA-2048 verify (async, 16 in flight)'] = await measure(16, (s) => {
   p11.C_VerifyInit(s, { mechanism: pkcs11js.CKM_RSA_PKCS }, rsa.publicKey);
   return p11.C_VerifyAsync(s, digestInfo, signature);
 });
-process.stdout.write(JSON.stringify(results));
+process.stdout.write(JSON.stringify({ opsPerSecond: results, cpuUsPerOp }));
 p11.C_Finalize();

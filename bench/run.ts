@@ -25,6 +25,7 @@ interface Row {
   p50Ms: number;
   p99Ms: number;
   cpuUsPerRequest: number;
+  clientCpuUsPerRequest?: number;
   loopP99Ms?: number;
   rssMiB?: number;
   baseline?: string;
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
     for (const concurrency of CONCURRENCY) {
       const { result, cpuUsPerRequest, probe: p } = await measure(kms, developer, bench.rpc, requests.map(wire), concurrency);
       rows.push({
-        operation: bench.operation, concurrency, rps: result.rps, p50Ms: result.p50Ms, p99Ms: result.p99Ms, cpuUsPerRequest,
+        operation: bench.operation, concurrency, rps: result.rps, p50Ms: result.p50Ms, p99Ms: result.p99Ms, cpuUsPerRequest, clientCpuUsPerRequest: result.clientCpuUsPerRequest,
         loopP99Ms: p?.p99Ms, rssMiB: p ? p.rssBytes / 2 ** 20 : undefined, baseline: bench.baseline,
         note: result.errors ? `${result.errors} errors, e.g. ${result.firstError}` : undefined,
       });
@@ -109,27 +110,49 @@ async function main(): Promise<void> {
   const encryptWith = (ids: string[]) => ids.map((key_id) => wire({ key_id, plaintext, encryption_context: context }));
   for (const [label, ids] of [['10 keys', keys.slice(0, 10)], [`${SCALE_KEYS} keys`, keys]] as const) {
     const { result, cpuUsPerRequest, probe: p } = await measure(kms, developer, 'Encrypt', encryptWith([...ids]), 64);
-    rows.push({ operation: `Encrypt 1 KiB, ${label}`, concurrency: 64, rps: result.rps, p50Ms: result.p50Ms, p99Ms: result.p99Ms, cpuUsPerRequest, loopP99Ms: p?.p99Ms, rssMiB: p ? p.rssBytes / 2 ** 20 : undefined });
+    rows.push({ operation: `Encrypt 1 KiB, ${label}`, concurrency: 64, rps: result.rps, p50Ms: result.p50Ms, p99Ms: result.p99Ms, cpuUsPerRequest, clientCpuUsPerRequest: result.clientCpuUsPerRequest, loopP99Ms: p?.p99Ms, rssMiB: p ? p.rssBytes / 2 ** 20 : undefined });
   }
+
+  // The ledger's cost end to end: the same Encrypt load against the real server and against a
+  // bench-only server on the same data dir whose requests go to a log sink instead (in turns,
+  // twice each, best kept, so that neither profits from a quieter minute).
+  const withoutLedger = spawn(process.execPath, [resolve('dist/bench/server-without-ledger.js'), '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const withoutAddress = (await waitForLine(withoutLedger, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
+  withoutLedger.stdout!.resume();
+  const ledgerCells: Record<string, Row> = {};
+  for (let round = 0; round < 2; round++) {
+    for (const [label, server] of [
+      ['Encrypt 1 KiB, ledger on (in turns with the next row)', kms],
+      ['Encrypt 1 KiB, bench-only server without the ledger', { pid: withoutLedger.pid!, address: withoutAddress }],
+    ] as const) {
+      const { result, cpuUsPerRequest, probe: p } = await measure(server, developer, 'Encrypt', encryptWith([symmetric]), 64);
+      if ((ledgerCells[label]?.rps ?? 0) >= result.rps) continue;
+      ledgerCells[label] = { operation: label, concurrency: 64, rps: result.rps, p50Ms: result.p50Ms, p99Ms: result.p99Ms, cpuUsPerRequest, clientCpuUsPerRequest: result.clientCpuUsPerRequest, loopP99Ms: p?.p99Ms, rssMiB: p ? p.rssBytes / 2 ** 20 : undefined };
+    }
+  }
+  rows.push(...Object.values(ledgerCells));
+  const exitedWithout = new Promise((r) => withoutLedger.once('exit', r));
+  withoutLedger.kill('SIGTERM');
+  await exitedWithout;
   await service.stop();
 
   // Baselines, with the server stopped so they have the machine to themselves.
   const noop = spawn(process.execPath, [resolve('dist/bench/noop-server.js'), admin.ca, join(pki, 'server.pem'), join(pki, 'server.key')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const noopAddress = (await waitForLine(noop, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
-  const baselines: Record<string, { rps: number; cpuUsPerRequest: number; concurrency: number }> = {};
+  const baselines: Record<string, { rps: number; cpuUsPerRequest: number; clientCpuUsPerRequest: number; concurrency: number }> = {};
   for (const [name, rpc, request] of [['noop Encrypt', 'Encrypt', { key_id: symmetric, plaintext, encryption_context: context }], ['noop Decrypt', 'Decrypt', { ciphertext_blob: sealed }]] as const) {
     for (const concurrency of CONCURRENCY) {
       const { result, cpuUsPerRequest } = await measure({ pid: noop.pid!, address: noopAddress }, developer, rpc, [wire(request)], concurrency);
-      baselines[`${name}@${concurrency}`] = { rps: result.rps, cpuUsPerRequest, concurrency };
+      baselines[`${name}@${concurrency}`] = { rps: result.rps, cpuUsPerRequest, clientCpuUsPerRequest: result.clientCpuUsPerRequest, concurrency };
     }
   }
   noop.kill('SIGTERM');
-  const raw = JSON.parse(
+  const { opsPerSecond: raw, cpuUsPerOp: rawCpu } = JSON.parse(
     spawnSync(process.execPath, [resolve('dist/bench/raw-token.js'), '/usr/lib/softhsm/libsofthsm2.so', 'p11kms', join(dataDir, 'pin'), String(SECONDS)], {
       env: { ...process.env, SOFTHSM2_CONF: join(dataDir, 'softhsm2.conf') },
       encoding: 'utf8',
     }).stdout,
-  ) as Record<string, number>;
+  ) as { opsPerSecond: Record<string, number>; cpuUsPerOp: Record<string, number> };
   rmSync(dataDir, { recursive: true, force: true });
   const rawFor: Record<string, number | undefined> = {
     'raw RSA': raw['RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)'],
@@ -147,27 +170,41 @@ async function main(): Promise<void> {
   const table = [
     `p11kms bench${quick ? ' (quick)' : ''} — ${date}, ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, ${SECONDS}s per cell`,
     '',
-    '| operation | in flight | req/s | p50 ms | p99 ms | server CPU µs/req | loop p99 ms | RSS MiB | baseline | ratio |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| operation | in flight | req/s | p50 ms | p99 ms | server CPU µs/req | client CPU µs/req | loop p99 ms | RSS MiB | baseline | ratio |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) =>
       r.note?.startsWith('not run')
-        ? `| ${r.operation} | – | – | – | – | – | – | – | – | ${r.note} |`
-        : `| ${r.operation} | ${r.concurrency} | ${r.rps.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.cpuUsPerRequest.toFixed(0)} | ${r.loopP99Ms?.toFixed(2) ?? '–'} | ${r.rssMiB?.toFixed(0) ?? '–'} | ${r.baseline ?? '–'} | ${r.ratio?.toFixed(2) ?? '–'}${r.note ? ` (${r.note})` : ''} |`,
+        ? `| ${r.operation} | – | – | – | – | – | – | – | – | – | ${r.note} |`
+        : `| ${r.operation} | ${r.concurrency} | ${r.rps.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.cpuUsPerRequest.toFixed(0)} | ${r.clientCpuUsPerRequest?.toFixed(0) ?? '–'} | ${r.loopP99Ms?.toFixed(2) ?? '–'} | ${r.rssMiB?.toFixed(0) ?? '–'} | ${r.baseline ?? '–'} | ${r.ratio?.toFixed(2) ?? '–'}${r.note ? ` (${r.note})` : ''} |`,
     ),
     '',
-    '| baseline | in flight | req/s | server CPU µs/req |',
-    '|---|---|---|---|',
-    ...Object.entries(baselines).map(([name, b]) => `| ${name.split('@')[0]} | ${b.concurrency} | ${b.rps.toFixed(0)} | ${b.cpuUsPerRequest.toFixed(0)} |`),
-    ...Object.entries(raw).map(([name, ops]) => `| raw pkcs11js: ${name} | – | ${ops} | – |`),
+    '| baseline | in flight | req/s | server CPU µs/req | client CPU µs/req |',
+    '|---|---|---|---|---|',
+    ...Object.entries(baselines).map(([name, b]) => `| ${name.split('@')[0]} | ${b.concurrency} | ${b.rps.toFixed(0)} | ${b.cpuUsPerRequest.toFixed(0)} | ${b.clientCpuUsPerRequest.toFixed(0)} |`),
+    ...Object.entries(raw).map(([name, ops]) => `| raw pkcs11js: ${name} | – | ${ops} | ${rawCpu[name] ?? '–'} (whole process) | – |`),
   ];
   const encrypt64 = rows.find((r) => r.operation === 'Encrypt 1 KiB' && r.concurrency === 64);
   const noop64 = baselines['noop Encrypt@64'];
   const scale10 = rows.find((r) => r.operation === 'Encrypt 1 KiB, 10 keys');
   const scaleMany = rows.find((r) => r.operation === `Encrypt 1 KiB, ${SCALE_KEYS} keys`);
+  // What 2 cores allow for RSA Sign through any gRPC service, from this run's own numbers: each
+  // request costs at least the raw token's CPU per signature, the client's CPU per Sign call, and
+  // the no-op server's CPU per call; all three share the machine's cores.
+  const sign16 = rows.find((r) => r.operation === 'Sign RSA-2048' && r.concurrency === 16);
+  const rawRsa = 'RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)';
+  const noop16 = baselines['noop Encrypt@16'];
+  const rsaFloorUs = rawCpu[rawRsa] !== undefined && sign16?.clientCpuUsPerRequest !== undefined && noop16
+    ? rawCpu[rawRsa] + sign16.clientCpuUsPerRequest + noop16.cpuUsPerRequest
+    : undefined;
+  const rsaCeiling = rsaFloorUs && raw[rawRsa] ? (cpus().length * 1e6) / rsaFloorUs / raw[rawRsa] : undefined;
+  const ledgerOn = ledgerCells['Encrypt 1 KiB, ledger on (in turns with the next row)'];
+  const ledgerOff = ledgerCells['Encrypt 1 KiB, bench-only server without the ledger'];
   const targets = {
     'Encrypt@64 / noop@64 (target ≥ 0.80)': encrypt64 && noop64 ? encrypt64.rps / noop64.rps : undefined,
     'Encrypt@64 CPU / noop CPU (target ≤ 2)': encrypt64 && noop64 ? encrypt64.cpuUsPerRequest / noop64.cpuUsPerRequest : undefined,
-    'RSA Sign@16 / raw async (target ≥ 0.80)': rows.find((r) => r.operation === 'Sign RSA-2048' && r.concurrency === 16)?.ratio,
+    'RSA Sign@16 / raw async (target ≥ 0.80)': sign16?.ratio,
+    [`RSA Sign@16 / raw async: the most ${cpus().length} cores allow (raw + client + noop server CPU per request)`]: rsaCeiling,
+    'Encrypt@64, ledger on / bench-only server without it, end to end (target ≥ 0.90)': ledgerOn && ledgerOff ? ledgerOn.rps / ledgerOff.rps : undefined,
     [`${SCALE_KEYS} keys / 10 keys (target ≥ 0.95)`]: scale10 && scaleMany ? scaleMany.rps / scale10.rps : undefined,
     'worst loop p99 ms (target ≤ 5)': Math.max(...rows.map((r) => r.loopP99Ms ?? 0)),
     'worst p99/p50 at 16 in flight (target ≤ 4)': Math.max(...rows.filter((r) => r.concurrency === 16).map((r) => r.p99Ms / r.p50Ms)),
@@ -176,7 +213,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${table.join('\n')}\n`);
   mkdirSync('bench/results', { recursive: true });
   const file = `bench/results/bench-${date.replace(/[:.]/g, '-')}.json`;
-  writeFileSync(file, JSON.stringify({ date, quick, seconds: SECONDS, rows, baselines, raw, targets }, null, 2));
+  writeFileSync(file, JSON.stringify({ date, quick, seconds: SECONDS, rows, baselines, raw, rawCpu, targets }, null, 2));
   process.stdout.write(`\nresults: ${file}\n`);
   if (!existsSync(file)) process.exitCode = 1;
 }

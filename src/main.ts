@@ -33,8 +33,17 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
+/**
+ * Not reachable from the CLI or a config file: the audit of requests is never switched off in
+ * production. bench/server-without-ledger.ts uses it to measure what the ledger costs (issue 8).
+ */
+export interface BenchOnlyWiring {
+  /** Records requests instead of the ledger (which still opens, and still signs checkpoints). */
+  readonly requestAudit: AuditSink;
+}
+
 /** Wiring: configuration → adapters → pipeline → server. The only module that knows them all. */
-export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+export async function startService(config: Config, logger: Logger, benchOnly?: BenchOnlyWiring): Promise<RunningService> {
   if (config.pkcs11.softhsmConf) process.env.SOFTHSM2_CONF = config.pkcs11.softhsmConf;
   const hsm = await Pkcs11Hsm.open({
     libraryPath: config.pkcs11.library,
@@ -71,7 +80,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       await requestLog?.record(event);
     },
   });
-  const audit = thenLogged(ledger);
+  const audit = benchOnly?.requestAudit ?? thenLogged(ledger);
   const scheduler = new KeyLifecycleScheduler({
     hsm,
     store,
