@@ -64,6 +64,12 @@ interface SigningMechanism {
   readonly input: (digestOrMessage: Buffer) => Buffer;
   /** Token output ↔ the AWS wire form. */
   readonly encoding: 'raw' | 'ecdsa-der';
+  /**
+   * Whether C_SignInit is cheap: an EC or Edwards private key is one scalar, while SoftHSM2 builds
+   * an RSA private key from eight encrypted components on every Init. Where the profile allows
+   * (VendorProfile.cheapInitsOnLoop), a cheap Init runs on the event loop (Pkcs11Hsm.signWith).
+   */
+  readonly cheapInit: boolean;
 }
 
 const pss = (hash: HashName, bytes: number): SigningMechanism => ({
@@ -75,6 +81,7 @@ const pss = (hash: HashName, bytes: number): SigningMechanism => ({
   },
   input: (digest) => digest,
   encoding: 'raw',
+  cheapInit: false,
 });
 const pkcs1 = (hash: HashName): SigningMechanism => ({
   required: pkcs11js.CKM_RSA_PKCS,
@@ -82,12 +89,14 @@ const pkcs1 = (hash: HashName): SigningMechanism => ({
   mechanism: { mechanism: pkcs11js.CKM_RSA_PKCS },
   input: (digest) => Buffer.concat([DIGEST_INFO_PREFIX[hash]!, digest]),
   encoding: 'raw',
+  cheapInit: false,
 });
 const ecdsa: SigningMechanism = {
   required: pkcs11js.CKM_ECDSA,
   mechanism: { mechanism: pkcs11js.CKM_ECDSA },
   input: (digest) => digest,
   encoding: 'ecdsa-der',
+  cheapInit: true,
 };
 
 export const SIGNING_MECHANISMS: Readonly<Record<SigningAlgorithm, SigningMechanism>> = {
@@ -100,7 +109,7 @@ export const SIGNING_MECHANISMS: Readonly<Record<SigningAlgorithm, SigningMechan
   ECDSA_SHA_256: ecdsa,
   ECDSA_SHA_384: ecdsa,
   ECDSA_SHA_512: ecdsa,
-  ED25519_SHA_512: { required: CKM_EDDSA, mechanism: { mechanism: CKM_EDDSA }, input: (message) => message, encoding: 'raw' },
+  ED25519_SHA_512: { required: CKM_EDDSA, mechanism: { mechanism: CKM_EDDSA }, input: (message) => message, encoding: 'raw', cheapInit: true },
 };
 
 export function macMechanism(algorithm: MacAlgorithm): pkcs11js.Mechanism {

@@ -30,6 +30,7 @@ import {
   p256PublicKeySpki,
 } from './audit-key.js';
 import { BlockingCalls } from './blocking-calls.js';
+import { OperationWorkers } from './operation-workers.js';
 import {
   byVersionAndClass,
   generation,
@@ -113,6 +114,8 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     private readonly pool: SessionPool<Session>,
     private readonly sessions: readonly Session[],
     private readonly blocking: BlockingCalls,
+    /** Operations whose Init must not run on the event loop: Init and the call together (signWith). */
+    private readonly workers: OperationWorkers,
     readonly capabilities: TokenCapabilities,
   ) {
     this.workingCopies = new WorkingCopies(profile.workingCopies, (copy) => this.blocking.destroy(copy));
@@ -143,8 +146,9 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     }
     const sessions = Array.from({ length: profile.sessionPoolSize }, () => p11.C_OpenSession(slot, flags));
     const blocking = await BlockingCalls.start(options.libraryPath, slot);
+    const workers = await OperationWorkers.start(options.libraryPath, slot, profile.operationWorkers);
     const capabilities = new TokenCapabilities(p11.C_GetMechanismList(slot), profile);
-    return new Pkcs11Hsm(p11, profile, syncSession, new SessionPool(sessions), sessions, blocking, capabilities);
+    return new Pkcs11Hsm(p11, profile, syncSession, new SessionPool(sessions), sessions, blocking, workers, capabilities);
   }
 
   async generateKey(template: KeyTemplate): Promise<void> {
@@ -188,12 +192,8 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     this.requireAlgorithm(algorithm);
     const table = SIGNING_MECHANISMS[algorithm];
     const key = await this.operationKey(versionId, pkcs11js.CKO_PRIVATE_KEY);
-    const output = Buffer.alloc(signatureBytes(spec));
-    const signature = await this.pool.use(async (session) => {
-      this.p11.C_SignInit(session, table.mechanism, key);
-      return this.p11.C_SignAsync(session, table.input(input), output);
-    });
-    return table.encoding === 'ecdsa-der' ? rawToDer(signature) : Buffer.from(signature);
+    const signature = await this.signWith(table.mechanism, key, table.input(input), signatureBytes(spec), table.cheapInit);
+    return table.encoding === 'ecdsa-der' ? rawToDer(signature) : signature;
   }
 
   async verify(versionId: string, spec: KeySpec, algorithm: SigningAlgorithm, input: Buffer, signature: Buffer): Promise<boolean> {
@@ -238,10 +238,8 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     const mechanism = mode === 'token' ? oaepMechanism(OAEP_HASH[algorithm]) : { mechanism: pkcs11js.CKM_RSA_X_509 };
     let output: Buffer;
     try {
-      output = await this.pool.use(async (session) => {
-        this.p11.C_DecryptInit(session, mechanism, key);
-        return this.p11.C_DecryptAsync(session, ciphertext, Buffer.alloc(modulusBytes));
-      });
+      // C_DecryptInit with an RSA private key is as costly as C_SignInit's (SIGNING_MECHANISMS cheapInit).
+      output = await this.workers.decrypt(mechanism, key, ciphertext, modulusBytes);
     } catch (error) {
       if (pkcs11Code(error)) throw new HsmDecryptionError('the ciphertext does not decrypt');
       throw error;
@@ -256,10 +254,8 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   async mac(versionId: string, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer> {
     this.requireAlgorithm(algorithm);
     const key = await this.operationKey(versionId, pkcs11js.CKO_SECRET_KEY);
-    return this.pool.use(async (session) => {
-      this.p11.C_SignInit(session, macMechanism(algorithm), key);
-      return this.p11.C_SignAsync(session, message, Buffer.alloc(64));
-    });
+    // An HMAC key is a byte string: Init is cheap.
+    return this.signWith(macMechanism(algorithm), key, message, 64, true);
   }
 
   async deriveSharedSecret(versionId: string, algorithm: KeyAgreementAlgorithm, peerPoint: Buffer): Promise<Buffer> {
@@ -271,14 +267,9 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
       mechanism: pkcs11js.CKM_ECDH1_DERIVE,
       parameter: { type: pkcs11js.CK_PARAMS_EC_DH, kdf: pkcs11js.CKD_NULL, publicData: peerPoint } as pkcs11js.ECDH1,
     };
-    return this.pool.use(async (session) => {
-      const secret = await this.p11.C_DeriveKeyAsync(session, mechanism, key, sharedSecretTemplate(secretBytes));
-      try {
-        return (await this.blocking.attributes(secret, [pkcs11js.CKA_VALUE])).get(pkcs11js.CKA_VALUE)!;
-      } finally {
-        await this.blocking.destroy(secret);
-      }
-    });
+    // One worker round trip for what took three hand-offs (C_DeriveKeyAsync, then reading the value
+    // and destroying the object in the blocking worker); the derived object lives in the worker's session.
+    return this.workers.derive(mechanism, key, sharedSecretTemplate(secretBytes));
   }
 
   async generateSymmetricKey(template: SymmetricKeyTemplate): Promise<void> {
@@ -388,14 +379,13 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     if (sha256.length !== 32) throw new RangeError('the audit key signs SHA-256 digests (32 bytes)');
     const { privateKey } = await this.auditKeyPair();
     // CKM_ECDSA signs the digest as given (PKCS#11 v2.40 §2.3.6): the host hashed the payload.
-    const raw = await this.pool.use(async (session) => {
-      this.p11.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, privateKey);
-      return this.p11.C_SignAsync(session, sha256, Buffer.alloc(64));
-    });
+    const raw = await this.signWith({ mechanism: pkcs11js.CKM_ECDSA }, privateKey, sha256, 64, SIGNING_MECHANISMS.ECDSA_SHA_256.cheapInit);
     return ecdsaRawToDer(raw);
   }
 
   async close(): Promise<void> {
+    // The workers first: they finish the calls they hold before the copies those use are destroyed.
+    await this.workers.close();
     await this.workingCopies.close();
     await this.blocking.close();
     for (const session of [...this.sessions, this.syncSession]) {
@@ -405,6 +395,20 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
         // Closing is best effort: the process is shutting the token down anyway.
       }
     }
+  }
+
+  /**
+   * C_SignInit then C_Sign (PKCS#11 v2.40, signing and MACing functions). An Init that is costly,
+   * or a round trip to a network HSM, runs with the call in an operation worker; a cheap Init on a
+   * token whose profile allows it runs on the event loop and the call on a libuv thread, which
+   * costs less CPU than a worker round trip (VendorProfile.cheapInitsOnLoop).
+   */
+  private signWith(mechanism: pkcs11js.Mechanism, key: Handle, data: Buffer, outputBytes: number, cheapInit: boolean): Promise<Buffer> {
+    if (!cheapInit || !this.profile.cheapInitsOnLoop) return this.workers.sign(mechanism, key, data, outputBytes);
+    return this.pool.use(async (session) => {
+      this.p11.C_SignInit(session, mechanism, key);
+      return this.p11.C_SignAsync(session, data, Buffer.alloc(outputBytes));
+    });
   }
 
   private auditKeyPair(): Promise<{ privateKey: Handle; publicKeySpkiDer: Buffer }> {
