@@ -9,7 +9,7 @@ import { uuidToBytes } from '../../src/domain/ciphertext.js';
 import type { KeySpec, KeyUsage } from '../../src/domain/key.js';
 import type { SigningAlgorithm } from '../../src/domain/key-spec-facts.js';
 import { HsmDecryptionError } from '../../src/ports/hsm.js';
-import { freshToken, type TestToken } from '../support/softhsm.js';
+import { freshToken, rawTokenSession, type TestToken } from '../support/softhsm.js';
 
 let token: TestToken;
 let hsm: Pkcs11Hsm;
@@ -39,15 +39,7 @@ const raw = {
   p11: undefined as unknown as pkcs11js.PKCS11,
   session: undefined as unknown as Buffer,
   open(): void {
-    this.p11 = new pkcs11js.PKCS11();
-    this.p11.load(token.libraryPath);
-    try {
-      this.p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
-    } catch (error) {
-      if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test(String(error))) throw error;
-    }
-    const slot = this.p11.C_GetSlotList(true).find((s) => this.p11.C_GetTokenInfo(s).label.trim() === token.tokenLabel)!;
-    this.session = this.p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+    Object.assign(this, rawTokenSession(token));
   },
   /** The private-key objects of a key version: token objects (`onToken`) or working copies. */
   privateKeys(versionId: string, onToken: boolean): Buffer[] {

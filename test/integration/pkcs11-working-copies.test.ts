@@ -8,7 +8,7 @@ import { PROFILES, type WorkingCopySettings } from '../../src/adapters/pkcs11/ve
 import { uuidToBytes } from '../../src/domain/ciphertext.js';
 import type { KeySpec, KeyUsage } from '../../src/domain/key.js';
 import { HsmKeyNotFoundError } from '../../src/ports/hsm.js';
-import { freshToken, listObjectsWithPkcs11Tool, type TestToken } from '../support/softhsm.js';
+import { freshToken, listObjectsWithPkcs11Tool, rawTokenSession, type TestToken } from '../support/softhsm.js';
 
 /** PKCS#11 v3.0 CKA_COPYABLE, which pkcs11js 2.1.7 does not export. */
 const CKA_COPYABLE = 0x171;
@@ -27,15 +27,7 @@ const raw = {
   p11: undefined as unknown as pkcs11js.PKCS11,
   session: undefined as unknown as Buffer,
   open(): void {
-    this.p11 = new pkcs11js.PKCS11();
-    this.p11.load(token.libraryPath);
-    try {
-      this.p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
-    } catch (error) {
-      if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test(String(error))) throw error;
-    }
-    const slot = this.p11.C_GetSlotList(true).find((s) => this.p11.C_GetTokenInfo(s).label.trim() === token.tokenLabel)!;
-    this.session = this.p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+    Object.assign(this, rawTokenSession(token));
   },
   /** The session objects (working copies) with this key-version id, of any class. */
   copies(versionId: string): Buffer[] {

@@ -3,6 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import pkcs11js from 'pkcs11js';
 
 export const SOFTHSM2_LIBRARY = '/usr/lib/softhsm/libsofthsm2.so';
 
@@ -41,4 +42,21 @@ export function listObjectsWithPkcs11Tool(token: TestToken): string {
     ['--module', token.libraryPath, '--token-label', token.tokenLabel, '--login', '--pin', token.pin, '--list-objects'],
     { env: { ...process.env, SOFTHSM2_CONF: token.conf }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
   );
+}
+
+/**
+ * The process's own view of a test token through pkcs11js, beside an adapter under test: session
+ * objects are visible to every session of the application that made them (PKCS#11 v2.40 §4.4), and
+ * so is its login (§5.6). It never finalises the library, which the adapter shares.
+ */
+export function rawTokenSession(token: TestToken): { p11: pkcs11js.PKCS11; session: Buffer } {
+  const p11 = new pkcs11js.PKCS11();
+  p11.load(token.libraryPath);
+  try {
+    p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+  } catch (error) {
+    if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test(String(error))) throw error;
+  }
+  const slot = p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trim() === token.tokenLabel)!;
+  return { p11, session: p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION) };
 }
