@@ -8,7 +8,7 @@ import { PROFILES, type ProfileName, type WorkingCopySettings } from '../../src/
 import { uuidToBytes } from '../../src/domain/ciphertext.js';
 import type { KeySpec, KeyUsage } from '../../src/domain/key.js';
 import type { SigningAlgorithm } from '../../src/domain/key-spec-facts.js';
-import { HsmDecryptionError } from '../../src/ports/hsm.js';
+import { HsmAuthenticationError, HsmDecryptionError } from '../../src/ports/hsm.js';
 import { freshToken, rawTokenSession, type TestToken } from '../support/softhsm.js';
 
 let token: TestToken;
@@ -170,6 +170,39 @@ describe('operation workers: Init and the call together, off the event loop', ()
         await on.close();
       }
     });
+  });
+
+  it('on a profile without cheap Inits, AES-GCM, verification and OAEP encryption run in the workers too', async () => {
+    const on = await open('generic', AT_FIRST_USE);
+    const workers = workersOf(on);
+    const calls = { encrypt: vi.spyOn(workers, 'encrypt'), decrypt: vi.spyOn(workers, 'decrypt'), verify: vi.spyOn(workers, 'verify') };
+    try {
+      const aes = await newKey(on, 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
+      const aad = Buffer.from('context');
+      const sealed = await on.encrypt(aes, Buffer.from('plaintext'), aad);
+      expect((await on.decrypt(aes, sealed, aad)).toString()).toBe('plaintext');
+      // A wrong AAD fails the tag check in the worker, and the failure keeps its CKR_ name for the
+      // profile's mapping: SoftHSM2 says CKR_GENERAL_ERROR, which only the softhsm2 profile reads
+      // as a failed tag (gcmTagFailureCodes); under the generic profile it stays what it is.
+      await expect(on.decrypt(aes, sealed, Buffer.from('other'))).rejects.toMatchObject({ message: 'CKR_GENERAL_ERROR' });
+      await expect(on.decrypt(aes, sealed, Buffer.from('other'))).rejects.not.toBeInstanceOf(HsmAuthenticationError);
+      expect((await on.decrypt(aes, sealed, aad)).toString()).toBe('plaintext'); // the worker carries on
+      expect([calls.encrypt.mock.calls.length, calls.decrypt.mock.calls.length]).toEqual([1, 4]);
+
+      const rsa = await newKey(on, 'RSA_2048', 'SIGN_VERIFY');
+      const signature = await on.sign(rsa, 'RSA_2048', RSA_PKCS1.algorithm, digestOf('signed'));
+      expect(await on.verify(rsa, 'RSA_2048', RSA_PKCS1.algorithm, digestOf('signed'), signature)).toBe(true);
+      expect(await on.verify(rsa, 'RSA_2048', RSA_PKCS1.algorithm, digestOf('not signed'), signature)).toBe(false);
+      expect(calls.verify).toHaveBeenCalledTimes(2);
+
+      const oaep = await newKey(on, 'RSA_2048', 'ENCRYPT_DECRYPT');
+      const ciphertext = await on.encryptAsymmetric(oaep, 'RSA_2048', 'RSAES_OAEP_SHA_1', Buffer.from('secret'));
+      expect(calls.encrypt).toHaveBeenCalledTimes(2);
+      expect((await on.decryptAsymmetric(oaep, 'RSA_2048', 'RSAES_OAEP_SHA_1', ciphertext)).toString()).toBe('secret');
+    } finally {
+      for (const spy of Object.values(calls)) spy.mockRestore();
+      await on.close();
+    }
   });
 
   it('answers every one of many more concurrent calls than there are workers, each with its own result', async () => {

@@ -74,6 +74,18 @@ const ops = {
     p11.C_DecryptInit(session, mechanism(req.mechanism), key);
     return p11.C_Decrypt(session, data, output(req.outputBytes));
   },
+  encrypt(req, key, data) {
+    p11.C_EncryptInit(session, mechanism(req.mechanism), key);
+    return p11.C_Encrypt(session, data, output(req.outputBytes));
+  },
+  /** data ‖ signature, split at req.dataLength; answers one byte, 1 if it verified. */
+  verify(req, key, both) {
+    p11.C_VerifyInit(session, mechanism(req.mechanism), key);
+    const verified = p11.C_Verify(session, both.subarray(0, req.dataLength), both.subarray(req.dataLength));
+    const answer = output(1);
+    answer[0] = verified ? 1 : 0;
+    return answer;
+  },
   derive(req, key) {
     const secret = p11.C_DeriveKey(session, mechanism(req.mechanism), key, template(req.template));
     try {
@@ -270,6 +282,20 @@ export class OperationWorkers {
   /** C_DecryptInit then C_Decrypt; the answer is the plaintext, at most `outputBytes` long. */
   decrypt(mechanism: pkcs11js.Mechanism, key: Buffer, data: Buffer, outputBytes: number): Promise<Buffer> {
     return this.call({ op: 'decrypt', mechanism: compact(mechanism), outputBytes }, key, data);
+  }
+
+  /** C_EncryptInit then C_Encrypt; the answer is the ciphertext, at most `outputBytes` long. */
+  encrypt(mechanism: pkcs11js.Mechanism, key: Buffer, data: Buffer, outputBytes: number): Promise<Buffer> {
+    return this.call({ op: 'encrypt', mechanism: compact(mechanism), outputBytes }, key, data);
+  }
+
+  /**
+   * C_VerifyInit then C_Verify. A signature that does not verify may also fail with its CKR_ code
+   * (CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE), as on the event loop.
+   */
+  async verify(mechanism: pkcs11js.Mechanism, key: Buffer, data: Buffer, signature: Buffer): Promise<boolean> {
+    const answer = await this.call({ op: 'verify', mechanism: compact(mechanism), dataLength: data.length }, key, Buffer.concat([data, signature]));
+    return answer[0] === 1;
   }
 
   /**

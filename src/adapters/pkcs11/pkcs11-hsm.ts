@@ -204,6 +204,8 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     if (tokenSignature === undefined || tokenSignature.length === 0) return false;
     const key = await this.object(versionId, pkcs11js.CKO_PUBLIC_KEY);
     try {
+      // A public-key Init is cheap on a local token; on a network HSM it is a round trip.
+      if (!this.profile.cheapInitsOnLoop) return await this.workers.verify(table.mechanism, key, table.input(input), tokenSignature);
       return await this.pool.use(async (session) => {
         this.p11.C_VerifyInit(session, table.mechanism, key);
         return this.p11.C_VerifyAsync(session, table.input(input), tokenSignature);
@@ -223,9 +225,12 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
       return publicEncrypt({ key: publicKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: OAEP_HASH[algorithm] }, plaintext);
     }
     const key = await this.object(versionId, pkcs11js.CKO_PUBLIC_KEY);
+    const mechanism = oaepMechanism(OAEP_HASH[algorithm]);
+    const outputBytes = KEY_SPEC_FACTS[spec].modulusBytes!;
+    if (!this.profile.cheapInitsOnLoop) return this.workers.encrypt(mechanism, key, plaintext, outputBytes);
     return this.pool.use(async (session) => {
-      this.p11.C_EncryptInit(session, oaepMechanism(OAEP_HASH[algorithm]), key);
-      return this.p11.C_EncryptAsync(session, plaintext, Buffer.alloc(KEY_SPEC_FACTS[spec].modulusBytes!));
+      this.p11.C_EncryptInit(session, mechanism, key);
+      return this.p11.C_EncryptAsync(session, plaintext, Buffer.alloc(outputBytes));
     });
   }
 
@@ -300,17 +305,14 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     // Random 96-bit IVs from the host CSPRNG (NIST SP 800-38D §8.2.2); fresh for every call.
     const iv = this.ivs.next();
     const mechanism = this.gcm(iv, aad);
-    const output = Buffer.allocUnsafe(plaintext.length + GCM_TAG_BYTES);
+    const outputBytes = plaintext.length + GCM_TAG_BYTES;
     if (this.profile.symmetricCalls === 'sync') {
       this.p11.C_EncryptInit(this.syncSession, mechanism, key);
-      return { iv, ciphertextAndTag: this.p11.C_Encrypt(this.syncSession, plaintext, output) };
+      return { iv, ciphertextAndTag: this.p11.C_Encrypt(this.syncSession, plaintext, Buffer.allocUnsafe(outputBytes)) };
     }
-    const ciphertextAndTag = await this.pool.use(async (session) => {
-      this.p11.C_EncryptInit(session, mechanism, key);
-      // plaintext and output stay referenced by this closure until the token has answered.
-      return this.p11.C_EncryptAsync(session, plaintext, output);
-    });
-    return { iv, ciphertextAndTag };
+    // An asynchronous token (a network HSM) makes C_EncryptInit a round trip too: Init and call
+    // run together in an operation worker, off the event loop.
+    return { iv, ciphertextAndTag: await this.workers.encrypt(mechanism, key, plaintext, outputBytes) };
   }
 
   async decrypt(versionId: string, sealed: AesGcmSealed, aad: Buffer): Promise<Buffer> {
@@ -318,16 +320,13 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
       this.workingCopies.get(objectKey(pkcs11js.CKO_SECRET_KEY, versionId)) ??
       (await this.operationKey(versionId, pkcs11js.CKO_SECRET_KEY));
     const mechanism = this.gcm(sealed.iv, aad);
-    const output = Buffer.allocUnsafe(sealed.ciphertextAndTag.length);
+    const outputBytes = sealed.ciphertextAndTag.length;
     try {
       if (this.profile.symmetricCalls === 'sync') {
         this.p11.C_DecryptInit(this.syncSession, mechanism, key);
-        return this.p11.C_Decrypt(this.syncSession, sealed.ciphertextAndTag, output);
+        return this.p11.C_Decrypt(this.syncSession, sealed.ciphertextAndTag, Buffer.allocUnsafe(outputBytes));
       }
-      return await this.pool.use(async (session) => {
-        this.p11.C_DecryptInit(session, mechanism, key);
-        return this.p11.C_DecryptAsync(session, sealed.ciphertextAndTag, output);
-      });
+      return await this.workers.decrypt(mechanism, key, sealed.ciphertextAndTag, outputBytes);
     } catch (error) {
       const code = pkcs11Code(error);
       if (code && this.profile.gcmTagFailureCodes.includes(code)) {

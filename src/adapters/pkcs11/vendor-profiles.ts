@@ -8,7 +8,7 @@ export interface VendorProfile {
    * How short symmetric calls (AES-GCM on ≤ 4 KiB) run. A local software token answers in a few
    * microseconds, less than the thread hand-off of an async call costs (SoftHSM2 here: ≈ 57k sync
    * vs ≈ 20k async AES-GCM 1 KiB ops/s), so they may run on the event loop. A network HSM answers in
-   * milliseconds and must never block it.
+   * milliseconds and must never block it: 'async' runs Init and call together in an operation worker.
    */
   readonly symmetricCalls: 'sync' | 'async';
   /** Which CK_GCM_PARAMS layout the library expects (v2.40 adds ulIvBits). */
