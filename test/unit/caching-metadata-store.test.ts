@@ -100,3 +100,30 @@ describe('CachingMetadataStore', () => {
     expect(inner.reads).toBe(4);
   });
 });
+
+describe('CachingMetadataStore.createKey', () => {
+  it('reads the new key back once, through the cache, so its first request reads nothing', async () => {
+    const reads: string[] = [];
+    const read = (name: string, value: unknown) => async () => (reads.push(name), value);
+    const inner = {
+      createKey: async () => undefined,
+      getKey: read('key', { id: KEY, state: 'Enabled' }),
+      getKeyVersion: read('version', { id: 'v1' }),
+      getKeyPolicy: read('policy', '{"Version":"2012-10-17","Statement":[]}'),
+      grantsForKey: read('grants', []),
+      listAliasesForKey: read('aliases', []),
+      listTags: read('tags', [{ tagKey: 'team', tagValue: 'a' }]),
+    };
+    const cache = new CachingMetadataStore(inner as unknown as MetadataStore);
+    await cache.createKey({ key: { id: KEY }, version: { id: 'v1' }, tags: [], policy: '' } as never);
+    expect(reads.sort()).toEqual(['aliases', 'grants', 'key', 'policy', 'tags', 'version']);
+    // What the first request needs is served from memory, as the database answered it.
+    expect(await cache.getKey(KEY)).toEqual({ id: KEY, state: 'Enabled' });
+    expect(await cache.getKeyVersion(KEY, 'v1')).toEqual({ id: 'v1' });
+    expect(await cache.listTags(KEY)).toEqual([{ tagKey: 'team', tagValue: 'a' }]);
+    await cache.getKeyPolicy(KEY);
+    await cache.grantsForKey(KEY);
+    await cache.listAliasesForKey(KEY);
+    expect(reads).toHaveLength(6);
+  });
+});
