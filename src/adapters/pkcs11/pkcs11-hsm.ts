@@ -205,7 +205,7 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     const key = await this.object(versionId, pkcs11js.CKO_PUBLIC_KEY);
     try {
       // A public-key Init is cheap on a local token; on a network HSM it is a round trip.
-      if (!this.profile.cheapInitsOnLoop) return await this.workers.verify(table.mechanism, key, table.input(input), tokenSignature);
+      if (!this.initOnLoop(true)) return await this.workers.verify(table.mechanism, key, table.input(input), tokenSignature);
       return await this.pool.use(async (session) => {
         this.p11.C_VerifyInit(session, table.mechanism, key);
         return this.p11.C_VerifyAsync(session, table.input(input), tokenSignature);
@@ -227,7 +227,7 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     const key = await this.object(versionId, pkcs11js.CKO_PUBLIC_KEY);
     const mechanism = oaepMechanism(OAEP_HASH[algorithm]);
     const outputBytes = KEY_SPEC_FACTS[spec].modulusBytes!;
-    if (!this.profile.cheapInitsOnLoop) return this.workers.encrypt(mechanism, key, plaintext, outputBytes);
+    if (!this.initOnLoop(true)) return this.workers.encrypt(mechanism, key, plaintext, outputBytes);
     return this.pool.use(async (session) => {
       this.p11.C_EncryptInit(session, mechanism, key);
       return this.p11.C_EncryptAsync(session, plaintext, Buffer.alloc(outputBytes));
@@ -294,7 +294,7 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     ]);
     this.publicKeys.delete(versionId);
     for (const objectClass of [pkcs11js.CKO_SECRET_KEY, pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) {
-      this.objects.delete(`${objectClass}:${versionId}`);
+      this.objects.delete(objectKey(objectClass, versionId));
     }
   }
 
@@ -403,11 +403,19 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
    * costs less CPU than a worker round trip (VendorProfile.cheapInitsOnLoop).
    */
   private signWith(mechanism: pkcs11js.Mechanism, key: Handle, data: Buffer, outputBytes: number, cheapInit: boolean): Promise<Buffer> {
-    if (!cheapInit || !this.profile.cheapInitsOnLoop) return this.workers.sign(mechanism, key, data, outputBytes);
+    if (!this.initOnLoop(cheapInit)) return this.workers.sign(mechanism, key, data, outputBytes);
     return this.pool.use(async (session) => {
       this.p11.C_SignInit(session, mechanism, key);
       return this.p11.C_SignAsync(session, data, Buffer.alloc(outputBytes));
     });
+  }
+
+  /**
+   * Whether an Init runs on the event loop (then the call on a libuv thread) rather than with its
+   * call in an operation worker: only a cheap one, on a profile that allows it (cheapInitsOnLoop).
+   */
+  private initOnLoop(cheapInit: boolean): boolean {
+    return cheapInit && this.profile.cheapInitsOnLoop;
   }
 
   private auditKeyPair(): Promise<{ privateKey: Handle; publicKeySpkiDer: Buffer }> {
