@@ -3,6 +3,20 @@ import { Worker } from 'node:worker_threads';
 import type pkcs11js from 'pkcs11js';
 
 /**
+ * How every PKCS#11 worker's CommonJS begins (this one's and operation-workers.ts's): the same
+ * library loaded in the same process and found initialised, and `buf`, which turns the
+ * Uint8Arrays that postMessage makes of Buffers back into Buffers. Needs `workerData` in scope.
+ */
+export const PKCS11_WORKER_PRELUDE = `
+const pkcs11js = require(workerData.pkcs11jsPath);
+const p11 = new pkcs11js.PKCS11();
+p11.load(workerData.libraryPath);
+try { p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK }); }
+catch (e) { if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test(String(e && e.message))) throw e; }
+const buf = (u8) => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+`;
+
+/**
  * PKCS#11 calls that pkcs11js offers only in a blocking form (object search, attribute reads,
  * object copies and destruction, random) run on a worker thread, so that a slow token — a network
  * HSM answers in milliseconds, and C_FindObjects on SoftHSM2 walks every object — never stalls the
@@ -18,13 +32,8 @@ import type pkcs11js from 'pkcs11js';
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const pkcs11js = require(workerData.pkcs11jsPath);
-const p11 = new pkcs11js.PKCS11();
-p11.load(workerData.libraryPath);
-try { p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK }); }
-catch (e) { if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test(String(e && e.message))) throw e; }
+${PKCS11_WORKER_PRELUDE}
 const session = p11.C_OpenSession(workerData.slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
-const buf = (u8) => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 const template = (t) => t.map((a) => ({ type: a.type, value: a.value instanceof Uint8Array ? buf(a.value) : a.value }));
 const ops = {
   find(req) {

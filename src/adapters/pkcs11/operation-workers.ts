@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type pkcs11js from 'pkcs11js';
+import { PKCS11_WORKER_PRELUDE } from './blocking-calls.js';
 
 /**
  * Single-part operations run whole — Init and the call — on worker threads, for the operations
@@ -45,14 +46,9 @@ const WORKER_SOURCE = `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const port = workerData.port;
 const doorbell = new Int32Array(workerData.doorbell);
-const pkcs11js = require(workerData.pkcs11jsPath);
-const p11 = new pkcs11js.PKCS11();
-p11.load(workerData.libraryPath);
-try { p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK }); }
-catch (e) { if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test(String(e && e.message))) throw e; }
+${PKCS11_WORKER_PRELUDE}
 const flags = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
 let session = p11.C_OpenSession(workerData.slot, flags);
-const buf = (u8) => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 const bytes = (value) => (value instanceof Uint8Array ? buf(value) : value);
 /** postMessage turns Buffers into Uint8Arrays; pkcs11js takes either, but is given what it documents. */
 const mechanism = (m) => {
