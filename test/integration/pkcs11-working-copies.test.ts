@@ -104,7 +104,7 @@ afterAll(async () => hsm?.close());
 describe('working copies of token objects (VendorProfile.workingCopies)', () => {
   it('are on for SoftHSM2 only: CloudHSM and unknown tokens keep the token handles', () => {
     expect(hsm.profile.workingCopies).toEqual(AT_FIRST_USE); // as this file opens it
-    expect(PROFILES.softhsm2.workingCopies).toEqual({ maxAgeMs: 60_000, retiredCopyGraceMs: 5_000, copyAfterUses: 8 });
+    expect(PROFILES.softhsm2.workingCopies).toEqual({ maxAgeMs: 60_000, retiredCopyGraceMs: 5_000, copyAfterUses: 2 });
     expect(PROFILES.cloudhsm.workingCopies).toBe(false);
     expect(PROFILES.generic.workingCopies).toBe(false);
   });
@@ -126,11 +126,11 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
     expect(await hsm.describeKeyObject(versionId)).toMatchObject({ token: true, sensitive: true, extractable: false });
   });
 
-  it('with the softhsm2 profile, copies a key at its 8th use: fewer uses run on the token object and cost no copy', async () => {
+  it('with the softhsm2 profile, copies a key at its 2nd use: a key used once runs on the token object and costs no copy', async () => {
     const profiled = await open(PROFILES.softhsm2.workingCopies);
     try {
       const versionId = await newKey(profiled);
-      for (let use = 1; use <= 7; use++) await encryptOnce(profiled, versionId);
+      await encryptOnce(profiled, versionId);
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(raw.copies(versionId)).toHaveLength(0);
       await encryptOnce(profiled, versionId);
@@ -246,14 +246,13 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
     expect(listObjectsWithPkcs11Tool(token)).not.toContain(versionId.replaceAll('-', ''));
   });
 
-  it('remakes a copy after maxAgeMs, and destroys the old one after its grace', async () => {
+  it('remakes a copy in use within maxAgeMs, with no operation waiting for it, and destroys the old one after its grace', async () => {
     const aging = await open(SHORT);
     try {
       const versionId = await newKey(aging);
       await encryptOnce(aging, versionId);
       const [first] = await settledCopies(versionId);
-      await new Promise((resolve) => setTimeout(resolve, SHORT.maxAgeMs + 50));
-      await encryptOnce(aging, versionId);
+      await encryptOnce(aging, versionId); // on the copy: it is in use
       await vi.waitFor(
         () => {
           const copies = raw.copies(versionId);
@@ -262,6 +261,20 @@ describe('working copies of token objects (VendorProfile.workingCopies)', () => 
         },
         { timeout: 5_000, interval: 50 },
       );
+    } finally {
+      await aging.close();
+    }
+  });
+
+  it('drops a copy that no operation used during its age: the token holds none until the next use', async () => {
+    const aging = await open(SHORT);
+    try {
+      const versionId = await newKey(aging);
+      await encryptOnce(aging, versionId);
+      await settledCopies(versionId);
+      await vi.waitFor(() => expect(raw.copies(versionId)).toHaveLength(0), { timeout: 5_000, interval: 50 });
+      await encryptOnce(aging, versionId);
+      await settledCopies(versionId);
     } finally {
       await aging.close();
     }

@@ -36,19 +36,30 @@ describe('WorkingCopies', () => {
     expect(copies.get('k')).toBe(handles[0]);
   });
 
-  it('retires a copy within maxAgeMs, spreading ages over its last quarter', async () => {
+  it('makes a copy again within maxAgeMs, spreading ages over its last quarter', async () => {
     const token = fakeToken();
     const copies = new WorkingCopies(SETTINGS, token.destroy);
     vi.spyOn(Math, 'random').mockReturnValueOnce(0).mockReturnValueOnce(0.999_999);
-    await copies.resolve('early', async () => token.copy());
-    await copies.resolve('late', async () => token.copy());
+    const early = await copies.resolve('early', async () => token.copy()); // 1
+    const late = await copies.resolve('late', async () => token.copy()); // 2
     await vi.advanceTimersByTimeAsync(0.75 * SETTINGS.maxAgeMs - 1);
-    expect([copies.get('early'), copies.get('late')].every(Boolean)).toBe(true);
+    expect(copies.get('early')).toBe(early);
+    expect(copies.get('late')).toBe(late);
     await vi.advanceTimersByTimeAsync(1);
-    expect(copies.get('early')).toBeUndefined();
-    expect(copies.get('late')).toBeDefined();
+    expect(copies.get('early')![0]).toBe(3);
+    expect(copies.get('late')).toBe(late);
     await vi.advanceTimersByTimeAsync(0.25 * SETTINGS.maxAgeMs);
-    expect(copies.get('late')).toBeUndefined();
+    expect(copies.get('late')![0]).toBe(4);
+  });
+
+  it('drops a copy that no operation used during its age', async () => {
+    const token = fakeToken();
+    const copies = new WorkingCopies(SETTINGS, token.destroy);
+    const make = vi.fn(async () => token.copy());
+    await copies.resolve('k', make);
+    await vi.advanceTimersByTimeAsync(SETTINGS.maxAgeMs);
+    expect(copies.get('k')).toBeUndefined();
+    expect(make).toHaveBeenCalledTimes(1);
   });
 
   it('destroys a retired copy once the grace has passed, not before', async () => {
@@ -138,5 +149,58 @@ describe('WorkingCopies', () => {
       HsmKeyNotFoundError,
     );
     expect((await copies.resolve('k', async () => token.copy()))[0]).toBe(1);
+  });
+
+  it('makes a used copy again while it keeps serving, then destroys the old one after the grace', async () => {
+    const token = fakeToken();
+    const copies = new WorkingCopies(SETTINGS, token.destroy);
+    vi.spyOn(Math, 'random').mockReturnValue(0.999_999); // ages of maxAgeMs
+    let finish!: (key: WorkingKey) => void;
+    const make = vi.fn(() => (make.mock.calls.length === 1 ? Promise.resolve(token.copy()) : new Promise<WorkingKey>((resolve) => (finish = resolve))));
+    await copies.resolve('k', make); // 1
+    expect(copies.get('k')![0]).toBe(1); // an operation used it
+    await vi.advanceTimersByTimeAsync(SETTINGS.maxAgeMs);
+    expect(make).toHaveBeenCalledTimes(2); // being made again …
+    expect(copies.get('k')![0]).toBe(1); // … while the old copy serves
+    finish(token.copy()); // 2
+    await vi.advanceTimersByTimeAsync(0);
+    expect(copies.get('k')![0]).toBe(2);
+    expect(token.destroyed).toEqual([]);
+    await vi.advanceTimersByTimeAsync(SETTINGS.retiredCopyGraceMs);
+    expect(token.destroyed).toEqual([1]);
+  });
+
+  it('drops a used copy whose key is gone when it is made again: the next operation finds out', async () => {
+    const token = fakeToken();
+    const copies = new WorkingCopies(SETTINGS, token.destroy);
+    vi.spyOn(Math, 'random').mockReturnValue(0.999_999);
+    let gone = false;
+    const make = async () => (gone ? Promise.reject(new HsmKeyNotFoundError('gone')) : token.copy());
+    await copies.resolve('k', make); // 1
+    copies.get('k');
+    gone = true; // another replica destroyed the key version
+    await vi.advanceTimersByTimeAsync(SETTINGS.maxAgeMs);
+    expect(copies.get('k')).toBeUndefined();
+    await expect(copies.resolve('k', make)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+    await vi.advanceTimersByTimeAsync(SETTINGS.retiredCopyGraceMs);
+    expect(token.destroyed).toEqual([1]);
+  });
+
+  it('forget while a used copy is being made again destroys the old and the new copy, once each', async () => {
+    const token = fakeToken();
+    const copies = new WorkingCopies(SETTINGS, token.destroy);
+    vi.spyOn(Math, 'random').mockReturnValue(0.999_999);
+    let finish!: (key: WorkingKey) => void;
+    let calls = 0;
+    const make = () => (++calls === 1 ? Promise.resolve(token.copy()) : new Promise<WorkingKey>((resolve) => (finish = resolve)));
+    await copies.resolve('k', make); // 1
+    copies.get('k');
+    await vi.advanceTimersByTimeAsync(SETTINGS.maxAgeMs);
+    const forgetting = copies.forget(['k']);
+    finish(token.copy()); // 2
+    await forgetting;
+    await vi.advanceTimersByTimeAsync(SETTINGS.retiredCopyGraceMs);
+    expect(token.destroyed.sort()).toEqual([1, 2]);
+    expect(copies.get('k')).toBeUndefined();
   });
 });

@@ -477,9 +477,10 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     if (current) return Promise.resolve(current);
     const make = () => this.workingKey(versionId, objectClass);
     // Until a key has its first copy, a known token handle serves its calls, and the copy is made
-    // off the event loop once the key has been used copyAfterUses times: a key used once or twice
-    // (the 10,000-key bench case) never waits for the worker thread nor costs a copy. After a
-    // copy aged out the call waits for the new one: that is when a key destroyed elsewhere is
+    // off the event loop once the key has been used copyAfterUses times: a key used once never
+    // waits for the worker thread nor costs a copy. A copy in use is made again before it ages out
+    // (WorkingCopies); one that aged out unused, or whose key was found gone when it was made
+    // again, is made here and the call waits for it: that is when a key destroyed elsewhere is
     // found to be gone.
     const tokenObject = this.workingCopies.firstUse(cacheKey) ? this.objects.get(cacheKey) : undefined;
     if (tokenObject === undefined) return this.workingCopies.resolve(cacheKey, make);

@@ -12,6 +12,10 @@ export interface WorkingKey {
 
 interface Kept extends WorkingKey {
   readonly cacheKey: string;
+  /** How the entry was made, and so how it is made again when its age runs out. */
+  readonly make: () => Promise<WorkingKey>;
+  /** Whether an operation took this entry since it was made. */
+  used: boolean;
   /** Retires the entry when its age runs out; once retired, destroys the copy after the grace. */
   timer: NodeJS.Timeout | undefined;
 }
@@ -19,9 +23,11 @@ interface Kept extends WorkingKey {
 /**
  * The handles that operations with secret and private keys use, keyed like the token-handle cache
  * (`<CKO_*>:<key-version id>`), with the life cycle of working copies (VendorProfile.workingCopies):
- * an entry is made once, shared by every concurrent miss, retired when its age runs out (the next
- * operation makes it again from the token object), and a retired copy is destroyed after a grace.
- * With copies off the entries are token handles, kept for the life of the adapter.
+ * an entry is made once, shared by every concurrent miss, and made again from the token object
+ * when its age runs out. An entry that operations used meanwhile keeps serving until its successor
+ * is ready (so a key in steady use never waits for a copy); one that no operation used is dropped,
+ * and the next operation makes it again. A replaced copy is destroyed after a grace. With copies
+ * off the entries are token handles, kept for the life of the adapter.
  *
  * The copies themselves are made by the caller (`make`); this class only decides when they are
  * used and when they are destroyed, through `destroyCopy`.
@@ -66,7 +72,10 @@ export class WorkingCopies {
 
   /** The handle for `cacheKey`, if one is current: a Map lookup, nothing else (the hot path). */
   get(cacheKey: string): Handle | undefined {
-    return this.current.get(cacheKey)?.handle;
+    const kept = this.current.get(cacheKey);
+    if (kept === undefined) return undefined;
+    kept.used = true;
+    return kept.handle;
   }
 
   /** On a miss: the entry `make` gives, made once however many operations missed together. */
@@ -74,7 +83,7 @@ export class WorkingCopies {
     const inFlight = this.pending.get(cacheKey);
     if (inFlight) return inFlight;
     const attempt: Promise<Handle> = make()
-      .then((key) => this.adopt(cacheKey, attempt, key))
+      .then((key) => this.adopt(cacheKey, attempt, key, make))
       .finally(() => {
         if (this.pending.get(cacheKey) === attempt) this.pending.delete(cacheKey);
       });
@@ -115,26 +124,52 @@ export class WorkingCopies {
     await Promise.allSettled(doomed.map((kept) => this.destroy(kept)));
   }
 
-  private async adopt(cacheKey: string, attempt: Promise<Handle>, key: WorkingKey): Promise<Handle> {
+  private async adopt(cacheKey: string, attempt: Promise<Handle>, key: WorkingKey, make: () => Promise<WorkingKey>): Promise<Handle> {
     if (this.pending.get(cacheKey) !== attempt) {
       // destroyKey or close ran while this entry was being made: the copy must not outlive them.
       if (key.copy) await this.destroyCopy(key.handle);
       throw new HsmKeyNotFoundError('the key version was destroyed while it was being used');
     }
     this.made.add(cacheKey);
-    const kept: Kept = { cacheKey, handle: key.handle, copy: key.copy, timer: undefined };
+    const kept: Kept = { cacheKey, handle: key.handle, copy: key.copy, make, used: false, timer: undefined };
     this.current.set(cacheKey, kept);
     if (this.settings) {
       // Ages spread over the last quarter of maxAgeMs, so copies made together (a cold start) are
       // not all made again in the same instant; none outlives maxAgeMs.
       const age = this.settings.maxAgeMs * (0.75 + Math.random() / 4);
-      kept.timer = setTimeout(() => this.retire(kept), age).unref();
+      kept.timer = setTimeout(() => this.expire(kept), age).unref();
     }
     return key.handle;
   }
 
+  /** At the end of an entry's age: made again while it serves, if operations used it; else dropped. */
+  private expire(kept: Kept): void {
+    if (this.current.get(kept.cacheKey) !== kept) return;
+    if (!kept.used || this.pending.has(kept.cacheKey)) {
+      this.current.delete(kept.cacheKey);
+      this.retire(kept);
+      return;
+    }
+    const attempt: Promise<Handle> = kept
+      .make()
+      .then((key) => this.adopt(kept.cacheKey, attempt, key, kept.make))
+      .finally(() => {
+        if (this.pending.get(kept.cacheKey) === attempt) this.pending.delete(kept.cacheKey);
+      });
+    this.pending.set(kept.cacheKey, attempt);
+    attempt.then(
+      () => this.retire(kept), // adopt put its successor in its place
+      () => {
+        // The key is gone or the token failed: the next operation makes the entry and finds out.
+        // If forget or close ran meanwhile, they took this entry out and destroy it themselves.
+        if (this.current.get(kept.cacheKey) !== kept) return;
+        this.current.delete(kept.cacheKey);
+        this.retire(kept);
+      },
+    );
+  }
+
   private retire(kept: Kept): void {
-    if (this.current.get(kept.cacheKey) === kept) this.current.delete(kept.cacheKey);
     if (!kept.copy || !this.settings) return;
     this.retired.add(kept);
     kept.timer = setTimeout(() => {
