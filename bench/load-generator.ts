@@ -2,12 +2,13 @@
  * The load generator, run as its own process so that client work is not counted against the
  * server: `node dist/bench/load-generator.js` reads one JSON job on stdin, keeps `concurrency`
  * unary calls in flight for `seconds`, and prints {requests, errors, rps, p50Ms, p99Ms,
- * clientCpuUsPerRequest} on stdout.
+ * clientCpuUsPerRequest, serverCpuUsPerRequest} on stdout.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { cpuTicks, ticksToMicroseconds } from './harness.js';
 
 export interface LoadJob {
   readonly address: string;
@@ -20,6 +21,14 @@ export interface LoadJob {
   readonly concurrency: number;
   readonly seconds: number;
   readonly warmupSeconds: number;
+  /**
+   * The warm-up also lasts until this many calls were sent (default 0): the scale case sends each
+   * of its 10,000 requests twice first, as the 10-key case does within its first second, so that
+   * both are measured in the steady state of a service whose keys are in use.
+   */
+  readonly warmupRequests?: number;
+  /** The server's process id: its CPU time over the measured window is reported per call. */
+  readonly serverPid?: number;
 }
 
 export interface LoadResult {
@@ -31,6 +40,8 @@ export interface LoadResult {
   readonly p99Ms: number;
   /** This process's CPU time per call, warm-up included: what the client side of a call costs. */
   readonly clientCpuUsPerRequest: number;
+  /** With job.serverPid: the server's CPU time (all its threads) over the measured window, per call measured. */
+  readonly serverCpuUsPerRequest?: number;
 }
 
 const revive = (value: unknown): unknown => {
@@ -68,15 +79,25 @@ async function run(job: LoadJob): Promise<LoadResult> {
   let next = 0;
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  const warmupEnd = started + job.warmupSeconds * 1000;
-  const end = warmupEnd + job.seconds * 1000;
+  let warmupEnd = started + job.warmupSeconds * 1000;
+  let end = warmupEnd + job.seconds * 1000;
+  let warming = (job.warmupRequests ?? 0) > 0;
+  let serverTicksAtStart: number | undefined;
   await Promise.all(
     Array.from({ length: job.concurrency }, async () => {
       while (performance.now() < end) {
         const t0 = performance.now();
+        if (warming && next >= job.warmupRequests! && t0 >= warmupEnd) {
+          // The last warm-up call was sent: the measured window starts now.
+          warming = false;
+          warmupEnd = t0;
+          end = warmupEnd + job.seconds * 1000;
+        }
+        const sentDuringWarmup = warming || t0 < warmupEnd;
+        if (!sentDuringWarmup && serverTicksAtStart === undefined && job.serverPid) serverTicksAtStart = cpuTicks(job.serverPid);
         const error = await call(requests[next++ % requests.length]);
         const t1 = performance.now();
-        if (t0 < warmupEnd) continue;
+        if (sentDuringWarmup) continue;
         if (error) {
           errors++;
           firstError ??= error;
@@ -85,12 +106,14 @@ async function run(job: LoadJob): Promise<LoadResult> {
     }),
   );
   const cpu = process.cpuUsage(cpuBefore);
+  const serverUs = job.serverPid && serverTicksAtStart !== undefined ? ticksToMicroseconds(cpuTicks(job.serverPid) - serverTicksAtStart) : undefined;
   client.close();
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
   return {
     requests: latencies.length, errors, firstError, rps: latencies.length / job.seconds, p50Ms: at(0.5), p99Ms: at(0.99),
     clientCpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, next),
+    serverCpuUsPerRequest: serverUs === undefined ? undefined : serverUs / Math.max(1, latencies.length),
   };
 }
 
