@@ -1,15 +1,23 @@
 /**
  * Preloaded into the server under test (`node --import ./dist/bench/loop-probe.js …`): samples the
  * event-loop delay and, on SIGUSR2, writes {p99Ms, maxMs, rssBytes} to $P11KMS_BENCH_PROBE and
- * starts a fresh window. It only observes; the service itself is unchanged.
+ * starts a fresh window. With $P11KMS_BENCH_CPU_PROFILE (a directory) it also profiles the main
+ * thread per window: each SIGUSR2 writes the window's profile there (window-N.cpuprofile) and starts
+ * the next, so that setup (10,000 CreateKey calls) stays out of the profile. It only observes; the
+ * service itself is unchanged.
  */
 import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const target = process.env.P11KMS_BENCH_PROBE;
+const profileDir = process.env.P11KMS_BENCH_CPU_PROFILE;
 if (target) {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   histogram.enable();
+  let profiler: Session | undefined;
+  let windows = 0;
   process.on('SIGUSR2', () => {
     writeFileSync(
       target,
@@ -20,5 +28,18 @@ if (target) {
       }),
     );
     histogram.reset();
+    if (!profileDir) return;
+    if (profiler) {
+      const window = ++windows;
+      profiler.post('Profiler.stop', (error, result) => {
+        if (!error) writeFileSync(join(profileDir, `window-${window}.cpuprofile`), JSON.stringify(result.profile));
+      });
+    } else {
+      profiler = new Session();
+      profiler.connect();
+      profiler.post('Profiler.enable');
+      profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+    }
+    profiler.post('Profiler.start');
   });
 }

@@ -1,11 +1,11 @@
 /**
- * `npm run bench:profile [-- --rpc Encrypt --concurrency 64 --seconds 10 --top 40]`: where the
+ * `npm run bench:profile [-- --rpc Encrypt --concurrency 64 --seconds 10 --top 40 --keys 1]`: where the
  * server's CPU goes under one benchmark load. Starts the bench server under `node --cpu-prof`
  * (every thread writes a profile: the main thread and the workers), drives it from the load
  * generator, stops it, and prints per thread the busy share and the functions with the most self
  * and inclusive time. The .cpuprofile files are kept (open them in Chrome DevTools for a flame graph).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,9 +27,16 @@ const { values } = parseArgs({
     rpc: { type: 'string', default: 'Encrypt' },
     concurrency: { type: 'string', default: '64' },
     seconds: { type: 'string', default: '10' },
+    /** Encrypt only: spread the load round-robin over this many keys (the scale case). */
+    keys: { type: 'string', default: '1' },
     top: { type: 'string', default: '35' },
     /** Extra node flags for the server, space-separated (e.g. "--max-semi-space-size=32"). */
     'node-args': { type: 'string', default: '' },
+    /**
+     * Profile the main thread over the measured window only (through the loop probe), not every
+     * thread over the whole run: the setup of --keys 10000 would otherwise fill the profile.
+     */
+    window: { type: 'boolean', default: false },
     /** Measure only: no --cpu-prof, which itself costs CPU. */
     'no-profile': { type: 'boolean', default: false },
   },
@@ -40,11 +47,11 @@ const top = Number(values.top);
 const profileDir = mkdtempSync(join(tmpdir(), 'p11kms-profile-'));
 const probeFile = join(profileDir, 'probe.json');
 const service = await startBenchService({
-  env: { P11KMS_BENCH_PROBE: probeFile },
+  env: { P11KMS_BENCH_PROBE: probeFile, ...(values.window && !values['no-profile'] ? { P11KMS_BENCH_CPU_PROFILE: profileDir } : {}) },
   nodeArgs: [
     '--import', resolve('dist/bench/loop-probe.js'),
     ...values['node-args']!.split(' ').filter(Boolean),
-    ...(values['no-profile'] ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '200']),
+    ...(values['no-profile'] || values.window ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '200']),
   ],
 });
 const key = await service.createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
@@ -63,6 +70,11 @@ if (values.rpc === 'Sign') {
 }
 const request = requests[values.rpc!];
 if (!request) throw new Error(`--rpc must be one of ${Object.keys(requests).join(', ')}, Sign`);
+const load: object[] = [request];
+if (Number(values.keys) > 1) {
+  if (values.rpc !== 'Encrypt') throw new Error('--keys goes with --rpc Encrypt');
+  while (load.length < Number(values.keys)) load.push({ ...request, key_id: await service.createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT') });
+}
 
 /** Busy and total jiffies of the whole machine (the first line of /proc/stat). */
 const machine = () => {
@@ -76,7 +88,7 @@ process.kill(service.server.pid!, 'SIGUSR2'); // a fresh event-loop delay window
 const before = cpuTicks(service.server.pid!);
 const threadsBefore = threadTicks(service.server.pid!);
 const result = await loadOnce({
-  address: service.address, ...service.developer, rpc: values.rpc!, requests: [wire(request)],
+  address: service.address, ...service.developer, rpc: values.rpc!, requests: load.map(wire),
   concurrency: Number(values.concurrency), seconds, warmupSeconds: 1,
 });
 const cpuUs = ticksToMicroseconds(cpuTicks(service.server.pid!) - before);
@@ -84,6 +96,9 @@ const machineAfter = machine();
 const threadsAfter = threadTicks(service.server.pid!);
 process.kill(service.server.pid!, 'SIGUSR2');
 await new Promise((r) => setTimeout(r, 100));
+for (let waited = 0; values.window && !values['no-profile'] && !existsSync(join(profileDir, 'window-1.cpuprofile')) && waited < 10_000; waited += 100) {
+  await new Promise((r) => setTimeout(r, 100));
+}
 const probe = JSON.parse(readFileSync(probeFile, 'utf8')) as { p99Ms: number; maxMs: number; rssBytes: number };
 const machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
 await service.stop();
@@ -91,7 +106,7 @@ rmSync(service.dataDir, { recursive: true, force: true });
 
 const perRequest = (us: number) => us / Math.max(1, result.requests * ((seconds + 1) / seconds));
 process.stdout.write(
-  `${values.rpc} at ${values.concurrency} in flight: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
+  `${values.rpc}${load.length > 1 ? ` over ${load.length} keys` : ''} at ${values.concurrency} in flight: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
     `p99 ${result.p99Ms.toFixed(2)} ms, server CPU ${perRequest(cpuUs).toFixed(0)} µs/req (all threads, /proc), ` +
     `loop delay p99 ${probe.p99Ms.toFixed(2)} ms (max ${probe.maxMs.toFixed(1)}), RSS ${(probe.rssBytes / 2 ** 20).toFixed(0)} MiB, ` +
     `machine ${(100 * machineBusy).toFixed(0)}% busy${result.errors ? `, ${result.errors} errors: ${result.firstError}` : ''}\n`,
