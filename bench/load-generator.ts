@@ -80,8 +80,9 @@ async function run(job: LoadJob): Promise<LoadResult> {
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   let warmupEnd = started + job.warmupSeconds * 1000;
-  let end = warmupEnd + job.seconds * 1000;
   let warming = (job.warmupRequests ?? 0) > 0;
+  // While warm-up calls are still to be sent, the window has no end yet.
+  let end = warming ? Infinity : warmupEnd + job.seconds * 1000;
   let serverTicksAtStart: number | undefined;
   await Promise.all(
     Array.from({ length: job.concurrency }, async () => {

@@ -70,7 +70,7 @@ export class WorkingCopies {
     return false;
   }
 
-  /** The handle for `cacheKey`, if one is current: a Map lookup, nothing else (the hot path). */
+  /** The handle for `cacheKey`, if one is current (the hot path: a Map lookup, and the entry marked used). */
   get(cacheKey: string): Handle | undefined {
     const kept = this.current.get(cacheKey);
     if (kept === undefined) return undefined;
