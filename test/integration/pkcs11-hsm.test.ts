@@ -48,6 +48,25 @@ describe('Pkcs11Hsm on a real SoftHSM2 token', () => {
     );
   });
 
+  it('runs the calls of one turn as one batch on the token: each gets its own answer, a bad tag fails only its own', async () => {
+    const [first, second] = [await newKey(), await newKey()];
+    const aad = Buffer.from('batch');
+    // Queued in the same turn, so they share one batch (turn-batch.ts), over two keys.
+    const plaintexts = Array.from({ length: 40 }, (_, i) => Buffer.from(`message ${i}`));
+    const sealed = await Promise.all(plaintexts.map((p, i) => hsm.encrypt(i % 2 ? first : second, p, aad)));
+    const tampered = { iv: sealed[7]!.iv, ciphertextAndTag: Buffer.from(sealed[7]!.ciphertextAndTag) };
+    tampered.ciphertextAndTag[0]! ^= 0x80;
+    const opened = await Promise.allSettled(
+      sealed.map((s, i) => hsm.decrypt(i % 2 ? first : second, i === 7 ? tampered : s, aad)),
+    );
+    opened.forEach((result, i) => {
+      if (i === 7) expect(result).toMatchObject({ status: 'rejected', reason: expect.any(HsmAuthenticationError) });
+      else expect(result).toEqual({ status: 'fulfilled', value: plaintexts[i] });
+    });
+    // The failed call left no operation active on the shared session: the next batch works.
+    expect(await hsm.decrypt(first, sealed[1]!, aad)).toEqual(plaintexts[1]);
+  });
+
   it('uses a fresh IV for every encryption', async () => {
     const versionId = await newKey();
     const ivs = new Set<string>();

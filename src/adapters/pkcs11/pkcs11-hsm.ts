@@ -54,6 +54,7 @@ import {
   type VendorProfile,
   type WorkingCopySettings,
 } from './vendor-profiles.js';
+import { TurnBatch } from './turn-batch.js';
 import { WorkingCopies, type WorkingKey } from './working-copies.js';
 
 export interface Pkcs11HsmOptions {
@@ -99,6 +100,8 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   private readonly workingCopies: WorkingCopies;
   /** GCM IVs for encrypt, from the host CSPRNG. */
   private readonly ivs = new RandomIvPool();
+  /** The synchronous symmetric calls (the syncSession's), run back to back once per turn. */
+  private readonly turnBatch = new TurnBatch();
   /** The one-time index of the token's objects, shared by every miss while it runs. */
   private indexed: Promise<void> | undefined;
   /** Public keys never change: key-version id → SubjectPublicKeyInfo DER. */
@@ -307,8 +310,10 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     const mechanism = this.gcm(iv, aad);
     const outputBytes = plaintext.length + GCM_TAG_BYTES;
     if (this.profile.symmetricCalls === 'sync') {
-      this.p11.C_EncryptInit(this.syncSession, mechanism, key);
-      return { iv, ciphertextAndTag: this.p11.C_Encrypt(this.syncSession, plaintext, Buffer.allocUnsafe(outputBytes)) };
+      return this.turnBatch.run(() => {
+        this.p11.C_EncryptInit(this.syncSession, mechanism, key);
+        return { iv, ciphertextAndTag: this.p11.C_Encrypt(this.syncSession, plaintext, Buffer.allocUnsafe(outputBytes)) };
+      });
     }
     // An asynchronous token (a network HSM) makes C_EncryptInit a round trip too: Init and call
     // run together in an operation worker, off the event loop.
@@ -323,8 +328,10 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     const outputBytes = sealed.ciphertextAndTag.length;
     try {
       if (this.profile.symmetricCalls === 'sync') {
-        this.p11.C_DecryptInit(this.syncSession, mechanism, key);
-        return this.p11.C_Decrypt(this.syncSession, sealed.ciphertextAndTag, Buffer.allocUnsafe(outputBytes));
+        return await this.turnBatch.run(() => {
+          this.p11.C_DecryptInit(this.syncSession, mechanism, key);
+          return this.p11.C_Decrypt(this.syncSession, sealed.ciphertextAndTag, Buffer.allocUnsafe(outputBytes));
+        });
       }
       return await this.workers.decrypt(mechanism, key, sealed.ciphertextAndTag, outputBytes);
     } catch (error) {
@@ -383,7 +390,9 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   }
 
   async close(): Promise<void> {
-    // The workers first: they finish the calls they hold before the copies those use are destroyed.
+    // The calls queued and the workers first: they finish the calls they hold before the copies
+    // those use are destroyed.
+    await this.turnBatch.settled();
     await this.workers.close();
     await this.workingCopies.close();
     await this.blocking.close();
