@@ -5,13 +5,7 @@ import type { Principal } from '../domain/principal.js';
 import { principalConditionKeys } from '../policy/context.js';
 import type { ConditionKeys } from '../ports/authorizer.js';
 
-/**
- * The condition keys every request carries (AWS global and KMS keys; IAM "Global condition context
- * keys"). One literal with every key, a principal's absent ones undefined (which conditions read as
- * absent): spreading the principal's keys in first made V8 add the rest one by one to a fresh copy
- * of their shape, building new hidden classes for every request (perf, Encrypt bench: ~6 µs per
- * request in Map::CopyAddDescriptor and its callers, and the maps for the GC to collect).
- */
+/** The condition keys every request carries (AWS global and KMS keys; IAM "Global condition context keys"). */
 export function callerConditions(input: {
   principal: Principal;
   callerAccount: string;
@@ -19,10 +13,8 @@ export function callerConditions(input: {
   now: Date;
   viaService: string | undefined;
 }): Record<string, ConditionKeys[string]> {
-  const principal = principalConditionKeys(input.principal);
   return {
-    'aws:PrincipalArn': principal['aws:PrincipalArn'],
-    'aws:PrincipalAccount': principal['aws:PrincipalAccount'],
+    ...principalConditionKeys(input.principal),
     'kms:CallerAccount': input.callerAccount,
     'aws:SourceIp': sourceIp(input.sourceAddress),
     'aws:CurrentTime': input.now.toISOString(),
