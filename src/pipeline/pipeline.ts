@@ -270,11 +270,11 @@ export class Pipeline {
 }
 
 /**
- * `{ ...a, ...b }` with one hidden class per pair of shapes. The spread literal, once optimised,
- * gives every result a fresh hidden class (V8 11 in Node 20: a clone's map has no transitions to
- * reuse, so each property added after the spread copies it again): the Encrypt bench spent ~5 µs
- * per request making maps under `execute` (perf, Map::CopyAddDescriptor), and the maps themselves
- * are old-space garbage. Object.assign onto a fresh literal follows cached transitions.
+ * `{ ...a, ...b }` with one hidden class per pair of shapes. The two spread literals this replaces
+ * gave every result a fresh hidden class once optimised (Node 20's V8; %HaveSameMap over 2,000
+ * calls: 1,992 new maps): the Encrypt bench spent ~5 µs per request making maps under `execute`
+ * (perf, Map::CopyAddDescriptor), and the maps are old-space garbage. Object.assign onto a fresh
+ * literal follows cached transitions (0 new maps).
  */
 function merged<A extends object, B extends object>(a: A, b: B): A & B {
   return Object.assign({}, a, b);
