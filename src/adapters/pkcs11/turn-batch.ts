@@ -6,8 +6,8 @@
  * lookup, attribute decryption, cipher context and GHASH table set-up). Called once between two
  * requests' worth of gRPC, TLS and policy code, it finds that code out of the CPU caches. Timed
  * inside the server under the Encrypt bench (64 in flight, 24,039 calls, wall time around each
- * call less the ~10 µs the timing itself took): the first C_EncryptInit of a request took ~37 µs, a second one right after it
- * ~21 µs. Batched, one cold call is shared by the batch (mean 18 calls per batch at 64 in flight):
+ * call less the ~10 µs the timing itself took): the first C_EncryptInit of a request took ~37 µs,
+ * a second one right after it ~21 µs. Batched, one cold call is shared by the batch (mean 18 calls per batch at 64 in flight):
  * in four interleaved pairs of `npm run bench:profile -- --no-profile` runs the server spent
  * 322/366/326/351 µs of CPU per request against 342/387/355/359 without batching.
  *
