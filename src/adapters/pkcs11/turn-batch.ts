@@ -5,11 +5,12 @@
  * Why: SoftHSM2's C_EncryptInit for AES-GCM walks a large body of C++ and OpenSSL code (object
  * lookup, attribute decryption, cipher context and GHASH table set-up). Called once between two
  * requests' worth of gRPC, TLS and policy code, it finds that code out of the CPU caches. Timed
- * inside the server under the Encrypt bench (64 in flight, 24,039 calls, wall time around each
- * call less the ~10 µs the timing itself took): the first C_EncryptInit of a request took ~37 µs,
- * a second one right after it ~21 µs. Batched, one cold call is shared by the batch (mean 18 calls per batch at 64 in flight):
- * in four interleaved pairs of `npm run bench:profile -- --no-profile` runs the server spent
- * 322/366/326/351 µs of CPU per request against 342/387/355/359 without batching.
+ * inside the server under the Encrypt bench (64 in flight, 24,039 calls, wall time around each call
+ * less the ~10 µs the timing itself took): the first C_EncryptInit of a request took ~37 µs, a
+ * second one right after it ~21 µs. Batched, one cold call is shared by the batch (mean 18 calls
+ * per batch at 64 in flight): in four interleaved pairs of `npm run bench:profile -- --no-profile`
+ * runs the server spent 322/366/326/351 µs of CPU per request against 342/387/355/359 without
+ * batching.
  *
  * Each call still runs alone (synchronous calls cannot overlap), in the order it was queued; one
  * that throws rejects only its own promise. Other work runs between queueing and the call, so a
@@ -18,8 +19,6 @@
  */
 export class TurnBatch {
   #jobs: Job[] = [];
-  #flushed: Promise<void> | undefined;
-  #flushedResolve: (() => void) | undefined;
 
   /** Queues `call` for this turn's batch; the promise settles with its result or its error. */
   run<T>(call: () => T): Promise<T> {
@@ -31,16 +30,13 @@ export class TurnBatch {
 
   /** Resolves once every call queued so far has run (before the token's sessions close). */
   settled(): Promise<void> {
-    if (this.#jobs.length === 0) return Promise.resolve();
-    return (this.#flushed ??= new Promise<void>((resolve) => (this.#flushedResolve = resolve)));
+    // A call queued last runs after every call queued before it.
+    return this.#jobs.length === 0 ? Promise.resolve() : this.run(() => undefined);
   }
 
   readonly #flush = (): void => {
     const jobs = this.#jobs;
-    const done = this.#flushedResolve;
     this.#jobs = [];
-    this.#flushed = undefined;
-    this.#flushedResolve = undefined;
     for (const job of jobs) {
       try {
         job.resolve(job.call());
@@ -48,7 +44,6 @@ export class TurnBatch {
         job.reject(error as Error);
       }
     }
-    done?.();
   };
 }
 
