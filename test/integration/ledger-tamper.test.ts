@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Pkcs11Hsm } from '../../src/adapters/pkcs11/pkcs11-hsm.js';
@@ -14,6 +13,7 @@ import type { VerifyFault } from '../../src/audit/verify.js';
 import { auditKeyPair, nodeCheckpointSigner, sampleEvent } from '../support/audit-ledger.js';
 import { CLI, requireBuild } from '../support/server-process.js';
 import { freshToken } from '../support/softhsm.js';
+import { tempDir } from '../support/temp-dirs.js';
 
 // A real ledger — SQLite file, audit key in a SoftHSM2 token — of 50 entries with signed checkpoints
 // at 10, 20, 30, 40 and 50. Each case edits a copy of the file with plain SQL, as someone with write
@@ -27,7 +27,7 @@ let publicKeyFile: string;
 beforeAll(async () => {
   requireBuild();
   const token = freshToken();
-  dir = mkdtempSync(join(tmpdir(), 'p11kms-tamper-'));
+  dir = tempDir('p11kms-tamper-');
   pristine = join(dir, 'pristine.db');
   const hsm = await Pkcs11Hsm.open({ libraryPath: token.libraryPath, tokenLabel: token.tokenLabel, pin: token.pin });
   const store = await SqliteLedgerStore.open(pristine);

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
+import { tempDir } from './temp-dirs.js';
 
 export const SOFTHSM2_LIBRARY = '/usr/lib/softhsm/libsofthsm2.so';
 
@@ -20,7 +20,7 @@ export interface TestToken {
  * process before the library is first loaded; vitest runs each file in its own process.
  */
 export function freshToken(label = 'p11kms-test'): TestToken {
-  const dir = mkdtempSync(join(tmpdir(), 'p11kms-token-'));
+  const dir = tempDir('p11kms-token-');
   const tokenDir = join(dir, 'tokens');
   mkdirSync(tokenDir);
   const conf = join(dir, 'softhsm2.conf');
