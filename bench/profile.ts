@@ -108,6 +108,7 @@ const perRequest = (us: number) => us / Math.max(1, result.requests * ((seconds 
 process.stdout.write(
   `${values.rpc}${load.length > 1 ? ` over ${load.length} keys` : ''} at ${values.concurrency} in flight: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
     `p99 ${result.p99Ms.toFixed(2)} ms, server CPU ${perRequest(cpuUs).toFixed(0)} µs/req (all threads, /proc), ` +
+    `client CPU ${result.clientCpuUsPerRequest.toFixed(0)} µs/call, ` +
     `loop delay p99 ${probe.p99Ms.toFixed(2)} ms (max ${probe.maxMs.toFixed(1)}), RSS ${(probe.rssBytes / 2 ** 20).toFixed(0)} MiB, ` +
     `machine ${(100 * machineBusy).toFixed(0)}% busy${result.errors ? `, ${result.errors} errors: ${result.firstError}` : ''}\n`,
 );
