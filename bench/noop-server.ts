@@ -1,14 +1,17 @@
 /**
  * The gRPC baseline: the same proto, the same mutual TLS and the same message sizes as p11kms,
- * with handlers that do nothing but answer. `node dist/bench/noop-server.js CA CERT KEY` prints
- * {"address": "127.0.0.1:PORT"} once it listens.
+ * with handlers that do nothing but answer. `node dist/bench/noop-server.js CA CERT KEY [BURN_US]`
+ * prints {"address": "127.0.0.1:PORT"} once it listens. With BURN_US, every handler first spins on
+ * the CPU for that many microseconds: a calibration (bench/calibrate.ts) of what any server that
+ * adds that much work per call reaches on this machine, with no memory traffic of its own.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-const [ca, cert, key] = process.argv.slice(2) as [string, string, string];
+const [ca, cert, key, burnArg] = process.argv.slice(2) as [string, string, string, string | undefined];
+const burnNs = BigInt(Math.round(Number(burnArg ?? 0) * 1000));
 const definition = protoLoader.loadSync('p11kms/v1/kms.proto', {
   keepCase: true, longs: String, enums: String, defaults: false, arrays: true, objects: true, oneofs: true,
   includeDirs: [resolve('proto')],
@@ -23,8 +26,10 @@ const answers: Record<string, unknown> = {
 };
 const handlers: grpc.UntypedServiceImplementation = {};
 for (const name of Object.keys(service)) {
-  handlers[name] = (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+  handlers[name] = (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    if (burnNs > 0n) for (const until = process.hrtime.bigint() + burnNs; process.hrtime.bigint() < until; );
     callback(null, answers[name] ?? {});
+  };
 }
 const server = new grpc.Server();
 server.addService(service, handlers);
