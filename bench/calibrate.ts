@@ -14,7 +14,7 @@
  * is in the curve too, which is why the answer is measured rather than computed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -64,6 +64,7 @@ for (let round = 0; round < rounds; round++) {
 }
 for (const noop of noops) noop.process.kill('SIGTERM');
 await service.stop();
+rmSync(service.dataDir, { recursive: true, force: true });
 
 const median = (numbers: readonly number[]): number => [...numbers].sort((a, b) => a - b)[numbers.length >> 1]!;
 const base = measured[cells[1]!.label]!;
