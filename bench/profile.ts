@@ -165,4 +165,6 @@ for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile
       `-- self\n${rows(self)}\n-- inclusive\n${rows(inclusive)}\n`,
   );
 }
-process.stdout.write(`\nprofiles: ${profileDir}\n`);
+// With --no-profile the directory holds only the probe's numbers, already printed above.
+if (values['no-profile']) rmSync(profileDir, { recursive: true, force: true });
+else process.stdout.write(`\nprofiles: ${profileDir}\n`);
