@@ -175,6 +175,7 @@ async function main(): Promise<void> {
     }).stdout,
   ) as { opsPerSecond: Record<string, number>; cpuUsPerOp: Record<string, number> };
   rmSync(dataDir, { recursive: true, force: true });
+  for (const probe of [probeFile, noopProbe]) rmSync(probe, { force: true });
   const rawFor: Record<string, number | undefined> = {
     'raw RSA': raw['RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)'],
     'raw ECDSA': raw['ECDSA P-256 sign (async, 16 in flight)'],
