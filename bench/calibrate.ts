@@ -15,12 +15,10 @@
  * The load generator shares the two cores, so a busier server also slows the client: that effect
  * is in the curve too, which is why the answer is measured rather than computed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadOnce, startBenchService, waitForLine, wire } from './harness.js';
+import { loadOnce, middle, type NoopServer, startBenchService, startNoopServer, wire } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,14 +34,8 @@ const seconds = Number(values.seconds);
 const TARGET = 0.8;
 
 const service = await startBenchService();
-const noops: Array<{ burn: number; process: ChildProcess; pid: number; address: string }> = [];
-for (const burn of burns) {
-  const child = spawn(process.execPath, [resolve('dist/bench/noop-server.js'), service.admin.ca, join(service.pki, 'server.pem'), join(service.pki, 'server.key'), String(burn)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const address = (await waitForLine(child, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
-  noops.push({ burn, process: child, pid: child.pid!, address });
-}
+const noops: Array<NoopServer & { burn: number }> = [];
+for (const burn of burns) noops.push({ burn, ...(await startNoopServer(service, { burnUs: burn })) });
 const key = await service.createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
 const request = wire({ key_id: key, plaintext: Buffer.alloc(1024, 42), encryption_context: { app: 'bench' } });
 const cells = [
@@ -68,7 +60,7 @@ for (const noop of noops) noop.process.kill('SIGTERM');
 await service.stop();
 rmSync(service.dataDir, { recursive: true, force: true });
 
-const median = (numbers: readonly number[]): number => [...numbers].sort((a, b) => a - b)[numbers.length >> 1]!;
+const median = (numbers: readonly number[]): number => middle(numbers, (n) => n);
 const base = measured[cells[1]!.label]!;
 /** Per cell: the median over rounds of its throughput over the plain no-op server's in the same round. */
 const ratio = (label: string) => median(measured[label]!.map((m, round) => m.rps / base[round]!.rps));

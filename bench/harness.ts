@@ -54,6 +54,33 @@ export function ticksToMicroseconds(ticks: number): number {
   return (ticks * 1e6) / CLK_TCK;
 }
 
+/** The middle element by `of` (the median of an odd count). */
+export const middle = <T>(values: readonly T[], of: (value: T) => number): T =>
+  [...values].sort((a, b) => of(a) - of(b))[values.length >> 1]!;
+
+export interface NoopServer {
+  readonly process: ChildProcess;
+  readonly pid: number;
+  readonly address: string;
+}
+
+/**
+ * bench/noop-server.ts with the bench service's TLS files, once it listens; `burnUs` makes every
+ * handler spin that long first (bench/calibrate.ts), `nodeArgs` and `env` go to its process.
+ */
+export async function startNoopServer(
+  service: Pick<BenchService, 'admin' | 'pki'>,
+  options: { burnUs?: number; nodeArgs?: string[]; env?: Record<string, string> } = {},
+): Promise<NoopServer> {
+  const args = [service.admin.ca, join(service.pki, 'server.pem'), join(service.pki, 'server.key'), String(options.burnUs ?? 0)];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve('dist/bench/noop-server.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...options.env },
+  });
+  const address = (await waitForLine(child, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
+  return { process: child, pid: child.pid!, address };
+}
+
 export async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
   let output = '';
   return new Promise((resolvePromise, reject) => {

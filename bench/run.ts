@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadOnce, startBenchService, waitForLine, wire } from './harness.js';
+import { loadOnce, middle, startBenchService, startNoopServer, waitForLine, wire } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 2 : 5;
@@ -35,9 +35,6 @@ interface Row {
   note?: string;
 }
 
-/** The middle element by `of` (the median of an odd count). */
-const middle = <T>(values: readonly T[], of: (value: T) => number): T => [...values].sort((a, b) => of(a) - of(b))[values.length >> 1]!;
-
 /** One load run against a server process, with its CPU time and (for p11kms) the probe's numbers. */
 async function measure(server: { pid: number; address: string; probe?: string }, credentials: { ca: string; cert: string; key: string }, rpc: string, requests: unknown[], concurrency: number, warmupRequests = 0) {
   if (server.probe) process.kill(server.pid, 'SIGUSR2'); // start a fresh probe window
@@ -60,12 +57,8 @@ async function main(): Promise<void> {
   // The no-op server idles beside p11kms, so that the pairs below can be measured in turns.
   // It carries the loop probe too: its event-loop delay under the same load is the floor for p11kms's.
   const noopProbe = join(tmpdir(), `p11kms-bench-noop-probe-${process.pid}.json`);
-  const noop = spawn(process.execPath, ['--import', resolve('dist/bench/loop-probe.js'), resolve('dist/bench/noop-server.js'), admin.ca, join(pki, 'server.pem'), join(pki, 'server.key')], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, P11KMS_BENCH_PROBE: noopProbe },
-  });
-  const noopAddress = (await waitForLine(noop, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
-  const noopServer = { pid: noop.pid!, address: noopAddress, probe: noopProbe };
+  const noop = await startNoopServer(service, { nodeArgs: ['--import', resolve('dist/bench/loop-probe.js')], env: { P11KMS_BENCH_PROBE: noopProbe } });
+  const noopServer = { pid: noop.pid, address: noop.address, probe: noopProbe };
   const symmetric = await createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
   const context = { app: 'bench' };
   const plaintext = Buffer.alloc(1024, 42);
@@ -167,7 +160,7 @@ async function main(): Promise<void> {
       baselines[`${name}@${concurrency}`] = { rps: result.rps, cpuUsPerRequest, clientCpuUsPerRequest: result.clientCpuUsPerRequest, concurrency, loopP99Ms: p?.p99Ms };
     }
   }
-  noop.kill('SIGTERM');
+  noop.process.kill('SIGTERM');
   const { opsPerSecond: raw, cpuUsPerOp: rawCpu } = JSON.parse(
     spawnSync(process.execPath, [resolve('dist/bench/raw-token.js'), '/usr/lib/softhsm/libsofthsm2.so', 'p11kms', join(dataDir, 'pin'), String(SECONDS)], {
       env: { ...process.env, SOFTHSM2_CONF: join(dataDir, 'softhsm2.conf') },
