@@ -81,6 +81,22 @@ export async function startNoopServer(
   return { process: child, pid: child.pid!, address };
 }
 
+/**
+ * bench/floor-server.ts on the bench service's token (a session key of its own) and TLS files, with
+ * its ledger file in the data dir, once it listens. `stop` waits for it to close its token session.
+ */
+export async function startFloorServer(service: Pick<BenchService, 'admin' | 'pki' | 'dataDir'>): Promise<NoopServer & { stop(): Promise<void> }> {
+  const args = [service.admin.ca, join(service.pki, 'server.pem'), join(service.pki, 'server.key'), join(service.dataDir, 'pin'), join(service.dataDir, 'floor-ledger.db')];
+  const child = spawn(process.execPath, [resolve('dist/bench/floor-server.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, SOFTHSM2_CONF: join(service.dataDir, 'softhsm2.conf') },
+  });
+  const address = (await waitForLine(child, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
+  child.stdout!.resume();
+  const exited = new Promise((r) => child.once('exit', r));
+  return { process: child, pid: child.pid!, address, stop: async () => { child.kill('SIGTERM'); await exited; } };
+}
+
 export async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
   let output = '';
   return new Promise((resolvePromise, reject) => {

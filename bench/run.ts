@@ -3,14 +3,16 @@
  *
  * A real server (mTLS, the SoftHSM2 token, SQLite, the ledger, a key policy naming the caller)
  * runs in its own process; a load generator in another process keeps N calls in flight. Baselines
- * from the same run: a no-op gRPC server with the same TLS and message sizes (bench/noop-server.ts)
- * and raw pkcs11js on the same token (bench/raw-token.ts). Prints a table and writes JSON.
+ * from the same run: a no-op gRPC server with the same TLS and message sizes (bench/noop-server.ts),
+ * raw pkcs11js on the same token (bench/raw-token.ts), and the floor server (bench/floor-server.ts):
+ * the no-op server plus only the token call and a durable chained append per Encrypt, the least
+ * any server keeping custody and audit before answer does. Prints a table and writes JSON.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadOnce, middle, startBenchService, startNoopServer, waitForLine, wire } from './harness.js';
+import { loadOnce, middle, startBenchService, startFloorServer, startNoopServer, waitForLine, wire } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 2 : 5;
@@ -132,14 +134,17 @@ async function main(): Promise<void> {
   const withoutAddress = (await waitForLine(withoutLedger, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
   withoutLedger.stdout!.resume();
   const one = encryptWith([symmetric]);
+  const floor = await startFloorServer(service);
   const pairCells = await inTurns([
-    ['Encrypt 1 KiB, in turns with the next two rows', kms, one],
+    ['Encrypt 1 KiB, in turns with the next three rows', kms, one],
     ['Encrypt 1 KiB, bench-only server without the ledger', { pid: withoutLedger.pid!, address: withoutAddress }, one],
     ['noop Encrypt, in turns', noopServer, one],
+    ['floor Encrypt (the token call and a durable chained append only), in turns', floor, one],
   ]);
   const exitedWithout = new Promise((r) => withoutLedger.once('exit', r));
   withoutLedger.kill('SIGTERM');
   await exitedWithout;
+  await floor.stop();
 
   // Scale: the same Encrypt load over 10 keys and over SCALE_KEYS keys. Last, because the keys'
   // working copies are remade in the background for a minute or two after they were last used.
@@ -210,12 +215,16 @@ async function main(): Promise<void> {
     ? rawCpu[rawRsa] + sign16.clientCpuUsPerRequest + noop16.cpuUsPerRequest
     : undefined;
   const rsaCeiling = rsaFloorUs && raw[rawRsa] ? (cpus().length * 1e6) / rsaFloorUs / raw[rawRsa] : undefined;
-  const pairOn = pairCells['Encrypt 1 KiB, in turns with the next two rows'];
+  const pairOn = pairCells['Encrypt 1 KiB, in turns with the next three rows'];
   const ledgerOff = pairCells['Encrypt 1 KiB, bench-only server without the ledger'];
   const noopInTurns = pairCells['noop Encrypt, in turns'];
+  const floorInTurns = pairCells['floor Encrypt (the token call and a durable chained append only), in turns'];
   const inTurnsTargets: Array<readonly [string, Row[] | undefined, Row[] | undefined, (row: Row) => number]> = [
     ['Encrypt@64 / noop@64, in turns (target ≥ 0.80)', pairOn, noopInTurns, (row) => row.rps],
+    ['floor Encrypt@64 / noop@64, in turns: the most custody and audit before answer allow here', floorInTurns, noopInTurns, (row) => row.rps],
+    ['Encrypt@64 / floor Encrypt@64, in turns', pairOn, floorInTurns, (row) => row.rps],
     ['Encrypt@64 CPU / noop CPU, in turns (target ≤ 2)', pairOn, noopInTurns, (row) => row.cpuUsPerRequest],
+    ['floor Encrypt@64 CPU / noop CPU, in turns', floorInTurns, noopInTurns, (row) => row.cpuUsPerRequest],
     ['Encrypt@64, ledger on / bench-only server without it, in turns (target ≥ 0.90)', pairOn, ledgerOff, (row) => row.rps],
     [`${SCALE_KEYS} keys / 10 keys, in turns (target ≥ 0.95)`, scaleMany, scale10, (row) => row.rps],
   ];

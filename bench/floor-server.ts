@@ -1,0 +1,124 @@
+/**
+ * The floor: the least a server can do per Encrypt and still keep custody and "audit before
+ * answer" (DESIGN.md invariants 1 and 3). It is the no-op server (bench/noop-server.ts: the same
+ * proto, mutual TLS and message sizes) plus, for every Encrypt, exactly the work no KMS can skip:
+ *  - the token call: C_EncryptInit and C_Encrypt, AES-256-GCM on a session key of the same
+ *    SoftHSM2 token, IVs from a pooled CSPRNG, synchronous on the event loop as raw pkcs11js is;
+ *  - a chained entry: a short JSON line (sequence, time, request id, operation, key) and its
+ *    SHA-256 over the previous hash;
+ *  - a durable append: one table with no index, WAL with synchronous=FULL, group commit (the
+ *    entries queued in one event-loop turn are one transaction, committed in the check phase that
+ *    follows), and the answer only once the entry's batch is committed. The commit runs on the
+ *    event loop, fsync included: the cheapest way in CPU (no thread hand-off), which p11kms does
+ *    not take (its writer thread keeps the loop serving while a batch is made durable, because an
+ *    fsync on network storage can take milliseconds), so that this server is a lower bound.
+ * No authentication beyond TLS, no key lookup, no policy, no encryption context, no request id
+ * trailer, no index rows, no metrics: whatever p11kms spends beyond this server is its own
+ * overhead, and what this server reaches against the no-op server is the most any implementation
+ * of the invariants reaches on this machine with this token, gRPC stack and SQLite.
+ *
+ * `node dist/bench/floor-server.js CA CERT KEY PINFILE DB` with SOFTHSM2_CONF naming the token's
+ * configuration prints {"address": "127.0.0.1:PORT"} once it listens. DB is a file it creates.
+ */
+import { createHash, randomFillSync, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import pkcs11js from 'pkcs11js';
+
+const [ca, cert, key, pinFile, dbPath] = process.argv.slice(2) as [string, string, string, string, string];
+
+const p11 = new pkcs11js.PKCS11();
+p11.load('/usr/lib/softhsm/libsofthsm2.so');
+p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+const slot = p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trim() === 'p11kms')!;
+const session = p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+p11.C_Login(session, pkcs11js.CKU_USER, readFileSync(pinFile, 'utf8').trim());
+const aes = p11.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+  { type: pkcs11js.CKA_VALUE_LEN, value: 32 }, { type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_SENSITIVE, value: true },
+  { type: pkcs11js.CKA_EXTRACTABLE, value: false }, { type: pkcs11js.CKA_ENCRYPT, value: true },
+]);
+const ivs = Buffer.alloc(12 * 1024);
+let ivAt = ivs.length;
+const nextIv = (): Buffer => {
+  if (ivAt === ivs.length) {
+    randomFillSync(ivs);
+    ivAt = 0;
+  }
+  return ivs.subarray(ivAt, (ivAt += 12));
+};
+const noAad = Buffer.alloc(0);
+// p11kms's blob for 1 KiB is 1,085 bytes: a 33-byte header, the 12-byte IV, ciphertext and tag.
+const header = Buffer.alloc(33, 1);
+
+// The ledger: one table, no index, WAL with synchronous=FULL, one transaction (one fsync) per batch.
+const db = new Database(dbPath);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.exec('CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL, hash BLOB NOT NULL)');
+const insert = db.prepare('INSERT INTO entries (seq, entry, hash) VALUES (?, ?, ?)');
+const append = db.transaction((batch: readonly Waiter[], hashes: Buffer) => {
+  batch.forEach((waiter, i) => insert.run(waiter.seq, waiter.entry, hashes.subarray(32 * i, 32 * i + 32)));
+});
+
+interface Waiter {
+  readonly seq: number;
+  readonly entry: string;
+  readonly answer: () => void;
+}
+/** Entries are numbered as they are queued and committed in that order. */
+let nextSeq = 1;
+let head = Buffer.alloc(32);
+let queued: Waiter[] = [];
+/**
+ * Group commit: the first entry queued after a commit schedules the next one for the check phase,
+ * after the loop has read every request that arrived meanwhile; the commit answers its batch.
+ */
+const commit = () => {
+  const batch = queued;
+  queued = [];
+  const hashes = Buffer.allocUnsafe(32 * batch.length);
+  batch.forEach((waiter, i) => {
+    head = createHash('sha256').update(head).update(waiter.entry).digest();
+    head.copy(hashes, 32 * i);
+  });
+  append.immediate(batch, hashes);
+  for (const waiter of batch) waiter.answer();
+};
+
+const definition = protoLoader.loadSync('p11kms/v1/kms.proto', {
+  keepCase: true, longs: String, enums: String, defaults: false, arrays: true, objects: true, oneofs: true,
+  includeDirs: [resolve('proto')],
+});
+const service = (grpc.loadPackageDefinition(definition) as any).p11kms.v1.KeyManagementService.service as grpc.ServiceDefinition;
+const keyArn = 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000';
+const handlers: grpc.UntypedServiceImplementation = {
+  Encrypt: (call: grpc.ServerUnaryCall<{ plaintext: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    const iv = nextIv();
+    p11.C_EncryptInit(session, { mechanism: pkcs11js.CKM_AES_GCM, parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv, aad: noAad, ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams }, aes);
+    const sealed = p11.C_Encrypt(session, call.request.plaintext, Buffer.allocUnsafe(call.request.plaintext.length + 16));
+    const blob = Buffer.concat([header, iv, sealed]);
+    const seq = nextSeq++;
+    const entry = JSON.stringify({ seq, time: Date.now(), requestId: randomUUID(), operation: 'Encrypt', keyArn });
+    if (queued.length === 0) setImmediate(commit);
+    queued.push({ seq, entry, answer: () => callback(null, { ciphertext_blob: blob, key_id: keyArn, encryption_algorithm: 'ENCRYPTION_ALGORITHM_SPEC_SYMMETRIC_DEFAULT' }) });
+  },
+};
+const server = new grpc.Server();
+server.addService(service, handlers);
+server.bindAsync(
+  '127.0.0.1:0',
+  grpc.ServerCredentials.createSsl(readFileSync(ca), [{ private_key: readFileSync(key), cert_chain: readFileSync(cert) }], true),
+  (error, port) => {
+    if (error) throw error;
+    process.stdout.write(`${JSON.stringify({ address: `127.0.0.1:${port}` })}\n`);
+  },
+);
+process.on('SIGTERM', () => {
+  server.forceShutdown();
+  db.close();
+  p11.C_CloseSession(session);
+  p11.C_Finalize();
+});
