@@ -55,13 +55,20 @@ const KEY_COMMANDS: CommandSpec[] = [
     name: 're-encrypt',
     rpc: 'ReEncrypt',
     describe: 'decrypt and encrypt again under another key or context, inside the service',
-    flags: [['--ciphertext-blob <b64>', 'ciphertext'], ['--destination-key-id <id>', 'destination key'], ['--source-key-id <id>', 'expected source key'], ['--source-encryption-context <key=value>', 'source context pair', collect], ['--destination-encryption-context <key=value>', 'destination context pair', collect]],
+    flags: [
+      ['--ciphertext-blob <b64>', 'ciphertext'], ['--destination-key-id <id>', 'destination key'], ['--source-key-id <id>', 'expected source key (required for RSA keys)'],
+      ['--source-encryption-context <key=value>', 'source context pair', collect], ['--destination-encryption-context <key=value>', 'destination context pair', collect],
+      ['--source-encryption-algorithm <alg>', 'RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for an RSA source key'],
+      ['--destination-encryption-algorithm <alg>', 'RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for an RSA destination key'],
+    ],
     request: (o) => ({
       ciphertextBlob: base64(o.ciphertextBlob),
       destinationKeyId: o.destinationKeyId,
       sourceKeyId: o.sourceKeyId,
       sourceEncryptionContext: context(o.sourceEncryptionContext),
       destinationEncryptionContext: context(o.destinationEncryptionContext),
+      sourceEncryptionAlgorithm: o.sourceEncryptionAlgorithm,
+      destinationEncryptionAlgorithm: o.destinationEncryptionAlgorithm,
     }),
   },
   ...(['generate-data-key', 'generate-data-key-without-plaintext'] as const).map((name) => ({

@@ -1,7 +1,11 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
-import type { EncryptionAlgorithm } from '../domain/key.js';
+import { invalidCiphertext, needs, validation } from '../domain/errors.js';
+import { ENCRYPTION_ALGORITHMS, type EncryptionAlgorithm, type KeyRecord } from '../domain/key.js';
+import { maxOaepPlaintextBytes } from '../domain/key-spec-facts.js';
+import { type Hsm, HsmDecryptionError, type OaepAlgorithm } from '../ports/hsm.js';
+import { requireKeyAlgorithm, requireNoContext } from './key-algorithms.js';
 import { defineOperation } from './operation.js';
-import { keyIdInCiphertext, open, requireSymmetricAlgorithm, seal, validateContext } from './symmetric.js';
+import { keyIdInCiphertext, open, seal, validateContext } from './symmetric.js';
 
 export interface ReEncryptRequest {
   readonly ciphertextBlob?: Buffer;
@@ -21,17 +25,29 @@ export interface ReEncryptResponse {
   readonly destinationEncryptionAlgorithm: EncryptionAlgorithm;
 }
 
+/** RSA ciphertexts name no key: the source is then SourceKeyId, with SourceEncryptionAlgorithm. */
+const isAsymmetric = (algorithm: EncryptionAlgorithm | undefined) => algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT';
+
 /**
  * AWS KMS ReEncrypt: decrypts and encrypts again inside the service, under the destination key's
  * current version and context. The plaintext never leaves and is wiped once sealed again.
+ * Either side may be an RSA key with an RSAES-OAEP algorithm, as in Decrypt and Encrypt: an RSA
+ * source is named by SourceKeyId (its ciphertext names no key), and neither RSA side takes an
+ * encryption context.
  */
 export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse, 'source' | 'destination'>({
   name: 'ReEncrypt',
   keys: {
     source: {
-      ref: (r) => keyIdInCiphertext(r.ciphertextBlob),
+      ref: (r) => {
+        if (!isAsymmetric(r.sourceEncryptionAlgorithm)) return keyIdInCiphertext(r.ciphertextBlob);
+        needs(r.sourceKeyId !== undefined && r.sourceKeyId !== '', () =>
+          validation(`SourceKeyId is required to re-encrypt a ciphertext of ${r.sourceEncryptionAlgorithm} (an asymmetric KMS key).`),
+        );
+        return r.sourceKeyId;
+      },
       field: 'CiphertextBlob',
-      mustMatch: { ref: (r) => r.sourceKeyId, field: 'SourceKeyId' },
+      mustMatch: { ref: (r) => (isAsymmetric(r.sourceEncryptionAlgorithm) ? undefined : r.sourceKeyId), field: 'SourceKeyId' },
       action: 'kms:ReEncryptFrom',
       stateRules: 'ReEncrypt',
       usage: 'ENCRYPT_DECRYPT',
@@ -57,25 +73,58 @@ export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse, 's
     destinationKeyId: r.destinationKeyId,
     sourceEncryptionContext: r.sourceEncryptionContext,
     destinationEncryptionContext: r.destinationEncryptionContext,
+    sourceEncryptionAlgorithm: r.sourceEncryptionAlgorithm,
+    destinationEncryptionAlgorithm: r.destinationEncryptionAlgorithm,
   }),
   validate(request) {
     validateContext(request.sourceEncryptionContext, 'SourceEncryptionContext');
     validateContext(request.destinationEncryptionContext, 'DestinationEncryptionContext');
-    requireSymmetricAlgorithm(request.sourceEncryptionAlgorithm, 'SourceEncryptionAlgorithm');
-    requireSymmetricAlgorithm(request.destinationEncryptionAlgorithm, 'DestinationEncryptionAlgorithm');
+    for (const [field, algorithm] of [
+      ['SourceEncryptionAlgorithm', request.sourceEncryptionAlgorithm],
+      ['DestinationEncryptionAlgorithm', request.destinationEncryptionAlgorithm],
+    ] as const) {
+      needs(algorithm === undefined || ENCRYPTION_ALGORITHMS.includes(algorithm), () =>
+        validation(`${field} must be one of ${ENCRYPTION_ALGORITHMS.join(', ')}.`),
+      );
+    }
+    needs(request.ciphertextBlob !== undefined && request.ciphertextBlob.length > 0, () => validation('CiphertextBlob is required.'));
   },
   async run(request, { hsm, store, keys: { source, destination } }) {
-    const plaintext = await open(hsm, store, source, request.ciphertextBlob!, request.sourceEncryptionContext);
+    const from = request.sourceEncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT';
+    const to = request.destinationEncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT';
+    // Everything that can be refused without the plaintext is refused before any token call.
+    requireKeyAlgorithm(source, 'encryptionAlgorithms', from, hsm.capabilities, 'SourceEncryptionAlgorithm');
+    requireKeyAlgorithm(destination, 'encryptionAlgorithms', to, hsm.capabilities, 'DestinationEncryptionAlgorithm');
+    if (from !== 'SYMMETRIC_DEFAULT') requireNoContext(request.sourceEncryptionContext, 'SourceEncryptionContext');
+    if (to !== 'SYMMETRIC_DEFAULT') requireNoContext(request.destinationEncryptionContext, 'DestinationEncryptionContext');
+
+    const plaintext = from === 'SYMMETRIC_DEFAULT'
+      ? await open(hsm, store, source, request.ciphertextBlob!, request.sourceEncryptionContext)
+      : await decryptAsymmetric(hsm, source, from, request.ciphertextBlob!);
     try {
-      return {
-        ciphertextBlob: await seal(hsm, destination, plaintext, request.destinationEncryptionContext),
-        sourceKeyId: source.arn,
-        keyId: destination.arn,
-        sourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-        destinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-      };
+      let ciphertextBlob: Buffer;
+      if (to === 'SYMMETRIC_DEFAULT') {
+        ciphertextBlob = await seal(hsm, destination, plaintext, request.destinationEncryptionContext);
+      } else {
+        const limit = maxOaepPlaintextBytes(destination.keySpec, to);
+        needs(plaintext.length <= limit, () =>
+          validation(`The plaintext is ${plaintext.length} bytes; ${destination.keySpec} with ${to} encrypts at most ${limit}.`),
+        );
+        ciphertextBlob = await hsm.encryptAsymmetric(destination.currentVersionId, destination.keySpec, to, plaintext);
+      }
+      return { ciphertextBlob, sourceKeyId: source.arn, keyId: destination.arn, sourceEncryptionAlgorithm: from, destinationEncryptionAlgorithm: to };
     } finally {
       plaintext.fill(0);
     }
   },
 });
+
+async function decryptAsymmetric(hsm: Hsm, key: KeyRecord, algorithm: OaepAlgorithm, ciphertext: Buffer): Promise<Buffer> {
+  try {
+    return await hsm.decryptAsymmetric(key.currentVersionId, key.keySpec, algorithm, ciphertext);
+  } catch (error) {
+    // One answer for every bad RSA ciphertext, whatever the padding check found (as Decrypt).
+    if (error instanceof HsmDecryptionError) throw invalidCiphertext();
+    throw error;
+  }
+}

@@ -23,13 +23,6 @@ export function validateContext(context: EncryptionContext | undefined, field = 
   validateEncryptionContext(context ?? {}, field);
 }
 
-/** Symmetric keys take only SYMMETRIC_DEFAULT (AWS KMS Encrypt, EncryptionAlgorithm). */
-export function requireSymmetricAlgorithm(algorithm: string | undefined, field = 'EncryptionAlgorithm'): void {
-  if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
-    throw new KmsError('InvalidKeyUsageException', `${field} ${algorithm} is not valid for a symmetric key.`);
-  }
-}
-
 /** The key id a ciphertext names, for the pipeline to resolve and authorize before any token call. */
 export function keyIdInCiphertext(blob: Buffer | undefined): string {
   needs(blob !== undefined && blob.length > 0, () => validation('CiphertextBlob is required.'));

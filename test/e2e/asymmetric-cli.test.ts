@@ -44,6 +44,22 @@ describe('asymmetric, HMAC and ECDH keys through the CLI and a spawned server', 
     expect(Buffer.from(sealed.CiphertextBlob, 'base64')).toHaveLength(256);
   });
 
+  it('re-encrypts between an RSA key and a symmetric key, both ways', () => {
+    const rsa = run('create-key', '--key-spec', 'RSA_2048', '--key-usage', 'ENCRYPT_DECRYPT').KeyMetadata;
+    const symmetric = run('create-key').KeyMetadata;
+    const ciphertext = publicEncrypt({ key: spki(run('get-public-key', '--key-id', rsa.KeyId).PublicKey), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from('moved'));
+    const toSymmetric = run('re-encrypt', '--ciphertext-blob', ciphertext.toString('base64'), '--source-key-id', rsa.KeyId, '--source-encryption-algorithm', 'RSAES_OAEP_SHA_256',
+      '--destination-key-id', symmetric.KeyId, '--destination-encryption-context', 'app=e2e');
+    expect(toSymmetric).toMatchObject({ SourceKeyId: rsa.Arn, KeyId: symmetric.Arn, SourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT' });
+    const back = run('re-encrypt', '--ciphertext-blob', toSymmetric.CiphertextBlob, '--source-encryption-context', 'app=e2e',
+      '--destination-key-id', rsa.KeyId, '--destination-encryption-algorithm', 'RSAES_OAEP_SHA_1');
+    expect(back).toMatchObject({ SourceKeyId: symmetric.Arn, KeyId: rsa.Arn, SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT', DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_1' });
+    const opened = run('decrypt', '--key-id', rsa.KeyId, '--encryption-algorithm', 'RSAES_OAEP_SHA_1', '--ciphertext-blob', back.CiphertextBlob);
+    expect(Buffer.from(opened.Plaintext, 'base64').toString()).toBe('moved');
+    expect(() => run('re-encrypt', '--ciphertext-blob', ciphertext.toString('base64'), '--source-encryption-algorithm', 'RSAES_OAEP_SHA_256', '--destination-key-id', symmetric.KeyId))
+      .toThrow(/ValidationException/);
+  });
+
   it('makes and checks MACs, data key pairs and ECDH secrets', () => {
     const hmac = run('create-key', '--key-spec', 'HMAC_256', '--key-usage', 'GENERATE_VERIFY_MAC').KeyMetadata;
     const { Mac } = run('generate-mac', '--key-id', hmac.KeyId, '--message', 'm', '--mac-algorithm', 'HMAC_SHA_256');

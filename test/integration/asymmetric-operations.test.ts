@@ -228,6 +228,90 @@ describe('RSA encryption (RSAES-OAEP)', () => {
   });
 });
 
+describe('ReEncrypt with RSA keys on either side (RSAES-OAEP), as AWS', () => {
+  it('moves a symmetric ciphertext under an RSA key, an RSA one under a symmetric key, and between RSA keys', async () => {
+    const rsa2048 = await keyOf('RSA_2048', 'ENCRYPT_DECRYPT');
+    const rsa3072 = await keyOf('RSA_3072', 'ENCRYPT_DECRYPT');
+    const { keyMetadata: symmetric } = await h.call(ops.createKey, {});
+    const plaintext = Buffer.from('moved between kinds of keys');
+
+    // Symmetric → RSA: the result is a plain OAEP ciphertext that Decrypt opens with the RSA key.
+    const sealed = await h.call(ops.encrypt, { keyId: symmetric.keyId, plaintext, encryptionContext: { v: '1' } });
+    const toRsa = await h.call(ops.reEncrypt, {
+      ciphertextBlob: sealed.ciphertextBlob, sourceEncryptionContext: { v: '1' },
+      destinationKeyId: rsa2048.keyId, destinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+    });
+    expect(toRsa).toEqual({
+      ciphertextBlob: expect.any(Buffer), sourceKeyId: symmetric.arn, keyId: rsa2048.arn,
+      sourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT', destinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+    });
+    expect(toRsa.ciphertextBlob.length).toBe(256);
+    const openedRsa = await h.call(ops.decrypt, { keyId: rsa2048.keyId, ciphertextBlob: toRsa.ciphertextBlob, encryptionAlgorithm: 'RSAES_OAEP_SHA_256' });
+    expect(openedRsa.plaintext).toEqual(plaintext);
+
+    // RSA (encrypted by OpenSSL with the public key) → symmetric, with a new context.
+    const fromOpenSsl = publicEncrypt({ key: await publicKeyOf(rsa2048.keyId), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, plaintext);
+    const toSymmetric = await h.call(ops.reEncrypt, {
+      ciphertextBlob: fromOpenSsl, sourceKeyId: rsa2048.arn, sourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_1',
+      destinationKeyId: symmetric.keyId, destinationEncryptionContext: { v: '2' },
+    });
+    expect(toSymmetric).toMatchObject({ sourceKeyId: rsa2048.arn, keyId: symmetric.arn, sourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_1', destinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT' });
+    const opened = await h.call(ops.decrypt, { ciphertextBlob: toSymmetric.ciphertextBlob, encryptionContext: { v: '2' } });
+    expect(opened).toMatchObject({ keyId: symmetric.arn, plaintext });
+
+    // RSA → RSA, another key and another algorithm.
+    const between = await h.call(ops.reEncrypt, {
+      ciphertextBlob: toRsa.ciphertextBlob, sourceKeyId: rsa2048.keyId, sourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+      destinationKeyId: rsa3072.keyId, destinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_1',
+    });
+    expect(between.ciphertextBlob.length).toBe(384);
+    const opened3072 = await h.call(ops.decrypt, { keyId: rsa3072.keyId, ciphertextBlob: between.ciphertextBlob, encryptionAlgorithm: 'RSAES_OAEP_SHA_1' });
+    expect(opened3072.plaintext).toEqual(plaintext);
+
+    // The ledger's parameters name both algorithms, as CloudTrail's requestParameters do.
+    const event = h.audit.events.filter((e) => e.operation === 'ReEncrypt' && e.outcome === 'Success').at(-1);
+    expect(event?.parameters).toMatchObject({ sourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', destinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_1' });
+  }, 60_000);
+
+  it('refuses what AWS refuses, with the same error names, and answers no plaintext', async () => {
+    const rsa = await keyOf('RSA_2048', 'ENCRYPT_DECRYPT');
+    const { keyMetadata: symmetric } = await h.call(ops.createKey, {});
+    const rsaCiphertext = (await h.call(ops.encrypt, { keyId: rsa.keyId, plaintext: Buffer.from('x'), encryptionAlgorithm: 'RSAES_OAEP_SHA_256' })).ciphertextBlob;
+    const symmetricCiphertext = (await h.call(ops.encrypt, { keyId: symmetric.keyId, plaintext: Buffer.from('x') })).ciphertextBlob;
+    const toSymmetric = { destinationKeyId: symmetric.keyId };
+
+    // An RSA ciphertext names no key: SourceKeyId is required, and it must be the key that made it.
+    await rejectsWith(h.call(ops.reEncrypt, { ciphertextBlob: rsaCiphertext, sourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', ...toSymmetric }), 'ValidationException');
+    await rejectsWith(h.call(ops.reEncrypt, { ciphertextBlob: rsaCiphertext, sourceKeyId: rsa.keyId, sourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_1', ...toSymmetric }), 'InvalidCiphertextException');
+    await rejectsWith(h.call(ops.reEncrypt, { ciphertextBlob: flipBit(rsaCiphertext, 7), sourceKeyId: rsa.keyId, sourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', ...toSymmetric }), 'InvalidCiphertextException');
+    // Without SourceEncryptionAlgorithm the blob is read as a symmetric ciphertext, which it is not.
+    await rejectsWith(h.call(ops.reEncrypt, { ciphertextBlob: rsaCiphertext, sourceKeyId: rsa.keyId, ...toSymmetric }), 'InvalidCiphertextException');
+    // Encryption contexts belong to symmetric keys only, on either side.
+    await rejectsWith(
+      h.call(ops.reEncrypt, { ciphertextBlob: rsaCiphertext, sourceKeyId: rsa.keyId, sourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', sourceEncryptionContext: { a: 'b' }, ...toSymmetric }),
+      'ValidationException',
+    );
+    await rejectsWith(
+      h.call(ops.reEncrypt, { ciphertextBlob: symmetricCiphertext, destinationKeyId: rsa.keyId, destinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', destinationEncryptionContext: { a: 'b' } }),
+      'ValidationException',
+    );
+    // An algorithm the key does not take, on either side; an algorithm that does not exist.
+    await rejectsWith(h.call(ops.reEncrypt, { ciphertextBlob: symmetricCiphertext, destinationKeyId: rsa.keyId }), 'InvalidKeyUsageException');
+    await rejectsWith(h.call(ops.reEncrypt, { ciphertextBlob: symmetricCiphertext, destinationKeyId: symmetric.keyId, destinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_1' }), 'InvalidKeyUsageException');
+    await rejectsWith(
+      h.call(ops.reEncrypt, { ciphertextBlob: symmetricCiphertext, sourceKeyId: symmetric.keyId, sourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_1', ...toSymmetric }),
+      'InvalidKeyUsageException',
+    );
+    await rejectsWith(h.call(ops.reEncrypt, { ciphertextBlob: symmetricCiphertext, destinationKeyId: rsa.keyId, destinationEncryptionAlgorithm: 'RSAES_PKCS1_V1_5' as never }), 'ValidationException');
+    // A plaintext longer than OAEP takes under the destination key (190 bytes for RSA_2048 with SHA-256).
+    const long = (await h.call(ops.encrypt, { keyId: symmetric.keyId, plaintext: Buffer.alloc(191, 1) })).ciphertextBlob;
+    const error = await rejectsWith(h.call(ops.reEncrypt, { ciphertextBlob: long, destinationKeyId: rsa.keyId, destinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }), 'ValidationException');
+    expect(error.message).toContain('at most 190');
+    const fits = await h.call(ops.reEncrypt, { ciphertextBlob: (await h.call(ops.encrypt, { keyId: symmetric.keyId, plaintext: Buffer.alloc(190, 1) })).ciphertextBlob, destinationKeyId: rsa.keyId, destinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256' });
+    expect(fits.ciphertextBlob.length).toBe(256);
+  }, 60_000);
+});
+
 describe('GenerateMac and VerifyMac', () => {
   it.each([
     ['HMAC_224', 'HMAC_SHA_224', 28],
