@@ -15,11 +15,12 @@
  *    ledger does.
  * No authentication beyond TLS, no key lookup, no policy, no encryption context, no request id
  * trailer, no index rows, no metrics: whatever p11kms spends beyond this server is its own
- * overhead, and what this server reaches against the no-op server is the most any implementation
- * of the invariants reaches on this machine with this token, gRPC stack and SQLite.
+ * overhead, and what this server reaches against the no-op server is, as near as we can build it,
+ * the most an implementation of the invariants reaches with this machine, token, gRPC stack and
+ * SQLite.
  *
- * `node dist/bench/floor-server.js CA CERT KEY PINFILE DB [MODE]` with SOFTHSM2_CONF naming the token's
- * configuration prints {"address": "127.0.0.1:PORT"} once it listens. DB is a file it creates.
+ * `node dist/bench/floor-server.js CA CERT KEY PINFILE DB [MODE]`, with SOFTHSM2_CONF naming the
+ * token's configuration, prints {"address": "127.0.0.1:PORT"} once it listens. It creates DB.
  */
 import { createHash, randomFillSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
