@@ -39,6 +39,8 @@ const TARGET = 0.8;
 const service = await startBenchService();
 const noops: Array<NoopServer & { burn: number }> = [];
 for (const burn of burns) noops.push({ burn, ...(await startNoopServer(service, { burnUs: burn })) });
+const FLOOR_ON_LOOP = 'floor Encrypt (token call and durable chained append only), committing on the event loop';
+const FLOOR_ON_THREAD = 'floor Encrypt, committing on a writer thread';
 const floor = await startFloorServer(service);
 const floorThread = await startFloorServer(service, 'thread');
 const key = await service.createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
@@ -46,8 +48,8 @@ const request = wire({ key_id: key, plaintext: Buffer.alloc(1024, 42), encryptio
 const cells = [
   { label: 'p11kms Encrypt', pid: service.server.pid!, address: service.address },
   ...noops.map((noop) => ({ label: `noop, ${noop.burn} µs spin per call`, pid: noop.pid, address: noop.address })),
-  { label: 'floor Encrypt, committing on a writer thread', pid: floorThread.pid, address: floorThread.address },
-  { label: 'floor Encrypt (token call and durable chained append only)', pid: floor.pid, address: floor.address },
+  { label: FLOOR_ON_LOOP, pid: floor.pid, address: floor.address },
+  { label: FLOOR_ON_THREAD, pid: floorThread.pid, address: floorThread.address },
 ];
 
 interface Measured {
@@ -83,15 +85,18 @@ const burnAt = (share: number): number | undefined => {
   return undefined;
 };
 const p11kmsRatio = ratio('p11kms Encrypt');
-const floorRatio = ratio(cells.at(-1)!.label);
+/** The floor that did better over the rounds bounds what an implementation of the invariants reaches. */
+const floorLabel = ratio(FLOOR_ON_LOOP) >= ratio(FLOOR_ON_THREAD) ? FLOOR_ON_LOOP : FLOOR_ON_THREAD;
+const floorRatio = ratio(floorLabel);
 const summary = {
   [`most CPU per call a server may add and still reach ${TARGET} of the no-op server (µs)`]: burnAt(TARGET),
   'p11kms Encrypt@64 / no-op server': p11kmsRatio,
   "p11kms's equivalent spin: µs of spinning per call with the same throughput": burnAt(p11kmsRatio),
-  'floor Encrypt@64 / no-op server: the most custody and audit before answer allow here': floorRatio,
-  'floor Encrypt@64, committing on a writer thread / no-op server': ratio('floor Encrypt, committing on a writer thread'),
-  "the floor's equivalent spin (µs)": burnAt(floorRatio),
-  'p11kms Encrypt@64 / floor Encrypt@64': median(measured['p11kms Encrypt']!.map((m, round) => m.rps / measured[cells.at(-1)!.label]![round]!.rps)),
+  'floor Encrypt@64 / no-op server, committing on the event loop': ratio(FLOOR_ON_LOOP),
+  'floor Encrypt@64 / no-op server, committing on a writer thread': ratio(FLOOR_ON_THREAD),
+  [`the better floor (${floorLabel === FLOOR_ON_LOOP ? 'on the event loop' : 'on a writer thread'}) / no-op server: the most custody and audit before answer allow here`]: floorRatio,
+  "the better floor's equivalent spin (µs)": burnAt(floorRatio),
+  'p11kms Encrypt@64 / the better floor': median(measured['p11kms Encrypt']!.map((m, round) => m.rps / measured[floorLabel]![round]!.rps)),
 };
 
 const date = new Date().toISOString();

@@ -25,11 +25,10 @@
 import { createHash, randomFillSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
 import pkcs11js from 'pkcs11js';
+import { BASELINE_KEY_ARN as keyArn, serveBaseline } from './baseline-grpc.js';
 
 const [ca, cert, key, pinFile, dbPath, mode = 'loop'] = process.argv.slice(2) as [string, string, string, string, string, string?];
 if (mode !== 'loop' && mode !== 'thread') throw new Error('MODE is loop or thread');
@@ -124,12 +123,6 @@ writer?.on('message', () => {
   schedule();
 });
 
-const definition = protoLoader.loadSync('p11kms/v1/kms.proto', {
-  keepCase: true, longs: String, enums: String, defaults: false, arrays: true, objects: true, oneofs: true,
-  includeDirs: [resolve('proto')],
-});
-const service = (grpc.loadPackageDefinition(definition) as any).p11kms.v1.KeyManagementService.service as grpc.ServiceDefinition;
-const keyArn = 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000';
 const handlers: grpc.UntypedServiceImplementation = {
   Encrypt: (call: grpc.ServerUnaryCall<{ plaintext: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
     const iv = nextIv();
@@ -142,18 +135,7 @@ const handlers: grpc.UntypedServiceImplementation = {
     schedule();
   },
 };
-const server = new grpc.Server();
-server.addService(service, handlers);
-server.bindAsync(
-  '127.0.0.1:0',
-  grpc.ServerCredentials.createSsl(readFileSync(ca), [{ private_key: readFileSync(key), cert_chain: readFileSync(cert) }], true),
-  (error, port) => {
-    if (error) throw error;
-    process.stdout.write(`${JSON.stringify({ address: `127.0.0.1:${port}` })}\n`);
-  },
-);
-process.on('SIGTERM', () => {
-  server.forceShutdown();
+serveBaseline(handlers, { ca, cert, key }, () => {
   void writer?.terminate();
   p11.C_CloseSession(session);
   p11.C_Finalize();
