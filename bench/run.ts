@@ -54,7 +54,7 @@ async function measure(server: { pid: number; address: string; probe?: string },
 async function main(): Promise<void> {
   const probeFile = join(tmpdir(), `p11kms-bench-probe-${process.pid}.json`);
   const service = await startBenchService({ nodeArgs: ['--import', resolve('dist/bench/loop-probe.js')], env: { P11KMS_BENCH_PROBE: probeFile } });
-  const { dataDir, pki, admin, developer, call, createKey } = service;
+  const { dataDir, developer, call, createKey } = service;
   const kms = { pid: service.server.pid!, address: service.address, probe: probeFile };
   // The no-op server idles beside p11kms, so that the pairs below can be measured in turns.
   // It carries the loop probe too: its event-loop delay under the same load is the floor for p11kms's.

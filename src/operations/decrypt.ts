@@ -1,9 +1,9 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
-import { invalidCiphertext, needs, validation } from '../domain/errors.js';
+import { needs, validation } from '../domain/errors.js';
 import { ENCRYPTION_ALGORITHMS, type EncryptionAlgorithm } from '../domain/key.js';
-import { HsmDecryptionError } from '../ports/hsm.js';
 import { requireKeyAlgorithm, requireNoContext } from './key-algorithms.js';
 import { defineOperation } from './operation.js';
+import { isRsaAlgorithm, openOaep } from './rsa-encryption.js';
 import { keyIdInCiphertext, open, validateContext } from './symmetric.js';
 
 export interface DecryptRequest {
@@ -19,9 +19,6 @@ export interface DecryptResponse {
   readonly encryptionAlgorithm: EncryptionAlgorithm;
 }
 
-/** RSA ciphertexts name no key: AWS KMS Decrypt then needs KeyId and EncryptionAlgorithm. */
-const isAsymmetric = (algorithm: EncryptionAlgorithm | undefined) => algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT';
-
 /**
  * AWS KMS Decrypt: a symmetric ciphertext names its key (a KeyId, when given, must be that key);
  * an RSAES-OAEP ciphertext is decrypted with the private key of the KeyId given, inside the token.
@@ -31,14 +28,14 @@ export const decrypt = defineOperation<DecryptRequest, DecryptResponse, 'key'>({
   keys: {
     key: {
       ref: (r) => {
-        if (!isAsymmetric(r.encryptionAlgorithm)) return keyIdInCiphertext(r.ciphertextBlob);
+        if (!isRsaAlgorithm(r.encryptionAlgorithm)) return keyIdInCiphertext(r.ciphertextBlob);
         needs(r.keyId !== undefined && r.keyId !== '', () =>
           validation(`KeyId is required to decrypt with ${r.encryptionAlgorithm} (an asymmetric KMS key).`),
         );
         return r.keyId;
       },
       field: 'CiphertextBlob',
-      mustMatch: { ref: (r) => (isAsymmetric(r.encryptionAlgorithm) ? undefined : r.keyId), field: 'KeyId' },
+      mustMatch: { ref: (r) => (isRsaAlgorithm(r.encryptionAlgorithm) ? undefined : r.keyId), field: 'KeyId' },
       action: 'kms:Decrypt',
       stateRules: 'Decrypt',
       usage: 'ENCRYPT_DECRYPT',
@@ -63,13 +60,6 @@ export const decrypt = defineOperation<DecryptRequest, DecryptResponse, 'key'>({
       return { keyId: key.arn, plaintext: await open(hsm, store, key, request.ciphertextBlob!, request.encryptionContext), encryptionAlgorithm: algorithm };
     }
     requireNoContext(request.encryptionContext);
-    try {
-      const plaintext = await hsm.decryptAsymmetric(key.currentVersionId, key.keySpec, algorithm, request.ciphertextBlob!);
-      return { keyId: key.arn, plaintext, encryptionAlgorithm: algorithm };
-    } catch (error) {
-      // One answer for every bad RSA ciphertext, whatever the padding check found (RFC 8017 §7.1.2 note).
-      if (error instanceof HsmDecryptionError) throw invalidCiphertext();
-      throw error;
-    }
+    return { keyId: key.arn, plaintext: await openOaep(hsm, key, algorithm, request.ciphertextBlob!), encryptionAlgorithm: algorithm };
   },
 });

@@ -1,9 +1,9 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
 import { needs, validation } from '../domain/errors.js';
 import { ENCRYPTION_ALGORITHMS, type EncryptionAlgorithm } from '../domain/key.js';
-import { maxOaepPlaintextBytes } from '../domain/key-spec-facts.js';
 import { requireKeyAlgorithm, requireNoContext } from './key-algorithms.js';
 import { defineOperation } from './operation.js';
+import { sealOaep } from './rsa-encryption.js';
 import { seal, validateContext, validatePlaintext } from './symmetric.js';
 
 export interface EncryptRequest {
@@ -48,11 +48,6 @@ export const encrypt = defineOperation<EncryptRequest, EncryptResponse, 'key'>({
       return { ciphertextBlob: await seal(hsm, key, request.plaintext!, request.encryptionContext), keyId: key.arn, encryptionAlgorithm: algorithm };
     }
     requireNoContext(request.encryptionContext);
-    const limit = maxOaepPlaintextBytes(key.keySpec, algorithm);
-    needs(request.plaintext!.length <= limit, () =>
-      validation(`Plaintext must be at most ${limit} bytes for ${key.keySpec} with ${algorithm}; it is ${request.plaintext!.length}.`),
-    );
-    const ciphertextBlob = await hsm.encryptAsymmetric(key.currentVersionId, key.keySpec, algorithm, request.plaintext!);
-    return { ciphertextBlob, keyId: key.arn, encryptionAlgorithm: algorithm };
+    return { ciphertextBlob: await sealOaep(hsm, key, algorithm, request.plaintext!), keyId: key.arn, encryptionAlgorithm: algorithm };
   },
 });

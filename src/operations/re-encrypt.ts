@@ -1,10 +1,9 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
-import { invalidCiphertext, needs, validation } from '../domain/errors.js';
-import { ENCRYPTION_ALGORITHMS, type EncryptionAlgorithm, type KeyRecord } from '../domain/key.js';
-import { maxOaepPlaintextBytes } from '../domain/key-spec-facts.js';
-import { type Hsm, HsmDecryptionError, type OaepAlgorithm } from '../ports/hsm.js';
+import { needs, validation } from '../domain/errors.js';
+import { ENCRYPTION_ALGORITHMS, type EncryptionAlgorithm } from '../domain/key.js';
 import { requireKeyAlgorithm, requireNoContext } from './key-algorithms.js';
 import { defineOperation } from './operation.js';
+import { isRsaAlgorithm, openOaep, sealOaep } from './rsa-encryption.js';
 import { keyIdInCiphertext, open, seal, validateContext } from './symmetric.js';
 
 export interface ReEncryptRequest {
@@ -25,9 +24,6 @@ export interface ReEncryptResponse {
   readonly destinationEncryptionAlgorithm: EncryptionAlgorithm;
 }
 
-/** RSA ciphertexts name no key: the source is then SourceKeyId, with SourceEncryptionAlgorithm. */
-const isAsymmetric = (algorithm: EncryptionAlgorithm | undefined) => algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT';
-
 /**
  * AWS KMS ReEncrypt: decrypts and encrypts again inside the service, under the destination key's
  * current version and context. The plaintext never leaves and is wiped once sealed again.
@@ -40,14 +36,14 @@ export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse, 's
   keys: {
     source: {
       ref: (r) => {
-        if (!isAsymmetric(r.sourceEncryptionAlgorithm)) return keyIdInCiphertext(r.ciphertextBlob);
+        if (!isRsaAlgorithm(r.sourceEncryptionAlgorithm)) return keyIdInCiphertext(r.ciphertextBlob);
         needs(r.sourceKeyId !== undefined && r.sourceKeyId !== '', () =>
           validation(`SourceKeyId is required to re-encrypt a ciphertext of ${r.sourceEncryptionAlgorithm} (an asymmetric KMS key).`),
         );
         return r.sourceKeyId;
       },
       field: 'CiphertextBlob',
-      mustMatch: { ref: (r) => (isAsymmetric(r.sourceEncryptionAlgorithm) ? undefined : r.sourceKeyId), field: 'SourceKeyId' },
+      mustMatch: { ref: (r) => (isRsaAlgorithm(r.sourceEncryptionAlgorithm) ? undefined : r.sourceKeyId), field: 'SourceKeyId' },
       action: 'kms:ReEncryptFrom',
       stateRules: 'ReEncrypt',
       usage: 'ENCRYPT_DECRYPT',
@@ -100,31 +96,14 @@ export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse, 's
 
     const plaintext = from === 'SYMMETRIC_DEFAULT'
       ? await open(hsm, store, source, request.ciphertextBlob!, request.sourceEncryptionContext)
-      : await decryptAsymmetric(hsm, source, from, request.ciphertextBlob!);
+      : await openOaep(hsm, source, from, request.ciphertextBlob!);
     try {
-      let ciphertextBlob: Buffer;
-      if (to === 'SYMMETRIC_DEFAULT') {
-        ciphertextBlob = await seal(hsm, destination, plaintext, request.destinationEncryptionContext);
-      } else {
-        const limit = maxOaepPlaintextBytes(destination.keySpec, to);
-        needs(plaintext.length <= limit, () =>
-          validation(`The plaintext is ${plaintext.length} bytes; ${destination.keySpec} with ${to} encrypts at most ${limit}.`),
-        );
-        ciphertextBlob = await hsm.encryptAsymmetric(destination.currentVersionId, destination.keySpec, to, plaintext);
-      }
+      const ciphertextBlob = to === 'SYMMETRIC_DEFAULT'
+        ? await seal(hsm, destination, plaintext, request.destinationEncryptionContext)
+        : await sealOaep(hsm, destination, to, plaintext, 'The plaintext of CiphertextBlob');
       return { ciphertextBlob, sourceKeyId: source.arn, keyId: destination.arn, sourceEncryptionAlgorithm: from, destinationEncryptionAlgorithm: to };
     } finally {
       plaintext.fill(0);
     }
   },
 });
-
-async function decryptAsymmetric(hsm: Hsm, key: KeyRecord, algorithm: OaepAlgorithm, ciphertext: Buffer): Promise<Buffer> {
-  try {
-    return await hsm.decryptAsymmetric(key.currentVersionId, key.keySpec, algorithm, ciphertext);
-  } catch (error) {
-    // One answer for every bad RSA ciphertext, whatever the padding check found (as Decrypt).
-    if (error instanceof HsmDecryptionError) throw invalidCiphertext();
-    throw error;
-  }
-}
