@@ -83,7 +83,8 @@ export async function startNoopServer(
 
 /**
  * bench/floor-server.ts on the bench service's token (a session key of its own) and TLS files, with
- * its ledger file in the data dir, committing on the event loop or on a thread, once it listens. `stop` waits for it to close its token session.
+ * its ledger file in the data dir, committing on the event loop or on a thread, once it listens.
+ * `stop` waits for it to close its token session and exit.
  */
 export async function startFloorServer(service: Pick<BenchService, 'admin' | 'pki' | 'dataDir'>, mode: 'loop' | 'thread' = 'loop'): Promise<NoopServer & { stop(): Promise<void> }> {
   const args = [service.admin.ca, join(service.pki, 'server.pem'), join(service.pki, 'server.key'), join(service.dataDir, 'pin'), join(service.dataDir, `floor-ledger-${mode}.db`), mode];
