@@ -83,14 +83,18 @@ export async function startNoopServer(
 
 /**
  * bench/floor-server.ts on the bench service's token (a session key of its own) and TLS files, with
- * its ledger file in the data dir, committing on the event loop or on a thread, once it listens.
- * `stop` waits for it to close its token session and exit.
+ * its ledger file in the data dir, committing on the event loop or on a thread, once it listens;
+ * `nodeArgs` and `env` go to its process. `stop` waits for it to close its token session and exit.
  */
-export async function startFloorServer(service: Pick<BenchService, 'admin' | 'pki' | 'dataDir'>, mode: 'loop' | 'thread' = 'loop'): Promise<NoopServer & { stop(): Promise<void> }> {
+export async function startFloorServer(
+  service: Pick<BenchService, 'admin' | 'pki' | 'dataDir'>,
+  mode: 'loop' | 'thread' = 'loop',
+  options: { nodeArgs?: string[]; env?: Record<string, string> } = {},
+): Promise<NoopServer & { stop(): Promise<void> }> {
   const args = [service.admin.ca, join(service.pki, 'server.pem'), join(service.pki, 'server.key'), join(service.dataDir, 'pin'), join(service.dataDir, `floor-ledger-${mode}.db`), mode];
-  const child = spawn(process.execPath, [resolve('dist/bench/floor-server.js'), ...args], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve('dist/bench/floor-server.js'), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, SOFTHSM2_CONF: join(service.dataDir, 'softhsm2.conf') },
+    env: { ...process.env, ...options.env, SOFTHSM2_CONF: join(service.dataDir, 'softhsm2.conf') },
   });
   const address = (await waitForLine(child, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
   child.stdout!.resume();

@@ -2,14 +2,17 @@
  * `npm run bench:profile [-- --rpc Encrypt --concurrency 64 --seconds 10 --top 40 --keys 1]`: where the
  * server's CPU goes under one benchmark load. Starts the bench server under `node --cpu-prof`
  * (every thread writes a profile: the main thread and the workers), drives it from the load
- * generator, stops it, and prints per thread the busy share and the functions with the most self
- * and inclusive time. The .cpuprofile files are kept (open them in Chrome DevTools for a flame graph).
+ * generator, stops it, and prints per thread the busy share, its self time by origin (p11kms's own
+ * code, gRPC, Node's internals, the token, SQLite, GC…) and the functions with the most self and
+ * inclusive time. The .cpuprofile files are kept (open them in Chrome DevTools for a flame graph).
+ * `--server noop` or `--server floor` profiles a baseline (bench/noop-server.ts, floor-server.ts)
+ * under the same Encrypt load instead, so that the two can be set side by side.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuTicks, loadOnce, startBenchService, threadTicks, ticksToMicroseconds, wire } from './harness.js';
+import { cpuTicks, loadOnce, startBenchService, startFloorServer, startNoopServer, threadTicks, ticksToMicroseconds, wire } from './harness.js';
 
 interface ProfileNode {
   id: number;
@@ -39,21 +42,30 @@ const { values } = parseArgs({
     window: { type: 'boolean', default: false },
     /** Measure only: no --cpu-prof, which itself costs CPU. */
     'no-profile': { type: 'boolean', default: false },
+    /** p11kms, or a baseline under the same Encrypt load: noop or floor. */
+    server: { type: 'string', default: 'p11kms' },
   },
 });
+if (!['p11kms', 'noop', 'floor'].includes(values.server!)) throw new Error('--server is p11kms, noop or floor');
+if (values.server !== 'p11kms' && (values.rpc !== 'Encrypt' || values.keys !== '1')) throw new Error(`--server ${values.server} takes --rpc Encrypt with one key`);
 const seconds = Number(values.seconds);
 const top = Number(values.top);
 
 const profileDir = mkdtempSync(join(tmpdir(), 'p11kms-profile-'));
 const probeFile = join(profileDir, 'probe.json');
-const service = await startBenchService({
+// The process under study carries the loop probe (and, with --window, the window profiler).
+const probed = {
   env: { P11KMS_BENCH_PROBE: probeFile, ...(values.window && !values['no-profile'] ? { P11KMS_BENCH_CPU_PROFILE: profileDir } : {}) },
   nodeArgs: [
     '--import', resolve('dist/bench/loop-probe.js'),
     ...values['node-args']!.split(' ').filter(Boolean),
     ...(values['no-profile'] || values.window ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '200']),
   ],
-});
+};
+const service = await startBenchService(values.server === 'p11kms' ? probed : {});
+const baseline =
+  values.server === 'noop' ? await startNoopServer(service, probed) : values.server === 'floor' ? await startFloorServer(service, 'loop', probed) : undefined;
+const target = baseline ? { pid: baseline.pid, address: baseline.address } : { pid: service.server.pid!, address: service.address };
 const key = await service.createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
 const plaintext = Buffer.alloc(1024, 42);
 const context = { app: 'bench' };
@@ -84,29 +96,34 @@ const machine = () => {
   return { busy: total - idle, total };
 };
 const machineBefore = machine();
-process.kill(service.server.pid!, 'SIGUSR2'); // a fresh event-loop delay window
-const before = cpuTicks(service.server.pid!);
-const threadsBefore = threadTicks(service.server.pid!);
+process.kill(target.pid, 'SIGUSR2'); // a fresh event-loop delay window
+const before = cpuTicks(target.pid);
+const threadsBefore = threadTicks(target.pid);
 const result = await loadOnce({
-  address: service.address, ...service.developer, rpc: values.rpc!, requests: load.map(wire),
+  address: target.address, ...service.developer, rpc: values.rpc!, requests: load.map(wire),
   concurrency: Number(values.concurrency), seconds, warmupSeconds: 1,
 });
-const cpuUs = ticksToMicroseconds(cpuTicks(service.server.pid!) - before);
+const cpuUs = ticksToMicroseconds(cpuTicks(target.pid) - before);
 const machineAfter = machine();
-const threadsAfter = threadTicks(service.server.pid!);
-process.kill(service.server.pid!, 'SIGUSR2');
+const threadsAfter = threadTicks(target.pid);
+process.kill(target.pid, 'SIGUSR2');
 await new Promise((r) => setTimeout(r, 100));
 for (let waited = 0; values.window && !values['no-profile'] && !existsSync(join(profileDir, 'window-1.cpuprofile')) && waited < 10_000; waited += 100) {
   await new Promise((r) => setTimeout(r, 100));
 }
 const probe = JSON.parse(readFileSync(probeFile, 'utf8')) as { p99Ms: number; maxMs: number; rssBytes: number };
 const machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
+if (baseline) {
+  const exited = new Promise((r) => baseline.process.once('exit', r));
+  baseline.process.kill('SIGTERM');
+  await exited;
+}
 await service.stop();
 rmSync(service.dataDir, { recursive: true, force: true });
 
 const perRequest = (us: number) => us / Math.max(1, result.requests * ((seconds + 1) / seconds));
 process.stdout.write(
-  `${values.rpc}${load.length > 1 ? ` over ${load.length} keys` : ''} at ${values.concurrency} in flight: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
+  `${values.server === 'p11kms' ? '' : `${values.server} server, `}${values.rpc}${load.length > 1 ? ` over ${load.length} keys` : ''} at ${values.concurrency} in flight: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
     `p99 ${result.p99Ms.toFixed(2)} ms, server CPU ${perRequest(cpuUs).toFixed(0)} µs/req (all threads, /proc), ` +
     `client CPU ${result.clientCpuUsPerRequest.toFixed(0)} µs/call, ` +
     `loop delay p99 ${probe.p99Ms.toFixed(2)} ms (max ${probe.maxMs.toFixed(1)}), RSS ${(probe.rssBytes / 2 ** 20).toFixed(0)} MiB, ` +
@@ -118,6 +135,30 @@ const byThread = [...threadsAfter]
   .filter(([, us]) => us >= 1)
   .sort((a, b) => b[1] - a[1]);
 process.stdout.write(`server threads (µs/req): ${byThread.map(([t, us]) => `${t} ${us.toFixed(0)}`).join(', ')}\n`);
+
+/**
+ * Where a sampled frame's own time belongs: the code that ran, by package or part of the runtime.
+ * A native frame (no URL: a C++ binding, a builtin, eval'd code) counts for the nearest caller
+ * that has one, so that SQLite's statements count for better-sqlite3 and a hash for its caller;
+ * the post to a worker thread and the token's native calls are named on their own.
+ */
+function origin(node: ProfileNode, parentOf: (node: ProfileNode) => ProfileNode | undefined): string {
+  const { functionName, url } = node.callFrame;
+  if (functionName === '(garbage collector)') return 'GC';
+  if (functionName === '(program)') return 'program';
+  if (functionName === 'postMessage' && url === '') return 'postMessage to a worker';
+  if (functionName === 'PKCS11' || url.includes('/node_modules/pkcs11js/')) return 'token (pkcs11js)';
+  if (url === '') {
+    const caller = parentOf(node);
+    return caller && caller.callFrame.functionName !== '(root)' ? origin(caller, parentOf) : 'other';
+  }
+  if (url.includes('/dist/src/')) return 'p11kms';
+  if (url.includes('/dist/bench/')) return 'bench server';
+  if (url.startsWith('node:')) return 'Node internals';
+  const pkg = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
+  if (pkg === '@grpc/grpc-js' || pkg === '@grpc/proto-loader' || pkg === 'protobufjs' || pkg?.startsWith('@protobufjs/')) return 'gRPC';
+  return pkg ?? 'other';
+}
 
 for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
   const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
@@ -134,6 +175,7 @@ for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile
   };
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
+  const byOrigin = new Map<string, number>();
   let total = 0;
   let idle = 0;
   profile.samples.forEach((id, index) => {
@@ -145,6 +187,8 @@ for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile
       return;
     }
     self.set(label(node), (self.get(label(node)) ?? 0) + dt);
+    const from = origin(node, (child) => byId.get(parent.get(child.id) ?? -1));
+    byOrigin.set(from, (byOrigin.get(from) ?? 0) + dt);
     const seen = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const name = label(byId.get(at)!);
@@ -160,9 +204,10 @@ for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile
       .slice(0, top)
       .map(([name, t]) => `  ${((100 * t) / busy).toFixed(1).padStart(5)}%  ${perRequest(t).toFixed(1).padStart(7)} µs/req  ${name}`)
       .join('\n');
+  const origins = [...byOrigin.entries()].sort((a, b) => b[1] - a[1]).map(([name, t]) => `${name} ${perRequest(t).toFixed(1)}`).join(' | ');
   process.stdout.write(
     `\n== ${file}: busy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s (${perRequest(busy).toFixed(0)} µs/req)\n` +
-      `-- self\n${rows(self)}\n-- inclusive\n${rows(inclusive)}\n`,
+      `-- self by origin (µs/req): ${origins}\n-- self\n${rows(self)}\n-- inclusive\n${rows(inclusive)}\n`,
   );
 }
 // With --no-profile the directory holds only the probe's numbers, already printed above.
