@@ -139,8 +139,8 @@ process.stdout.write(`server threads (µs/req): ${byThread.map(([t, us]) => `${t
 /**
  * Where a sampled frame's own time belongs: the code that ran, by package or part of the runtime.
  * A native frame (no URL: a C++ binding, a builtin, eval'd code) counts for the nearest caller
- * that has one, so that SQLite's statements count for better-sqlite3 and a hash for its caller;
- * the post to a worker thread and the token's native calls are named on their own.
+ * that has one (SQLite's statements count for better-sqlite3, a SHA-256 update for Node's crypto
+ * module); the post to a worker thread and the token's native calls are named on their own.
  */
 function origin(node: ProfileNode, parentOf: (node: ProfileNode) => ProfileNode | undefined): string {
   const { functionName, url } = node.callFrame;
