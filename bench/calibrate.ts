@@ -21,7 +21,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadOnce, middle, type NoopServer, startBenchService, startFloorServer, startNoopServer, wire } from './harness.js';
+import { type BenchProcess, loadOnce, middle, startBenchService, startFloorServer, startNoopServer, wire } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,7 +37,7 @@ const seconds = Number(values.seconds);
 const TARGET = 0.8;
 
 const service = await startBenchService();
-const noops: Array<NoopServer & { burn: number }> = [];
+const noops: Array<BenchProcess & { burn: number }> = [];
 for (const burn of burns) noops.push({ burn, ...(await startNoopServer(service, { burnUs: burn })) });
 const FLOOR_ON_LOOP = 'floor Encrypt (token call and durable chained append only), committing on the event loop';
 const FLOOR_ON_THREAD = 'floor Encrypt, committing on a writer thread';
@@ -65,9 +65,7 @@ for (let round = 0; round < rounds; round++) {
     (measured[cell.label] ??= []).push({ rps: result.rps, serverCpuUs: result.serverCpuUsPerRequest ?? NaN, clientCpuUs: result.clientCpuUsPerRequest });
   }
 }
-for (const noop of noops) noop.process.kill('SIGTERM');
-await floor.stop();
-await floorThread.stop();
+for (const server of [...noops, floor, floorThread]) await server.stop();
 await service.stop();
 rmSync(service.dataDir, { recursive: true, force: true });
 

@@ -58,48 +58,60 @@ export function ticksToMicroseconds(ticks: number): number {
 export const middle = <T>(values: readonly T[], of: (value: T) => number): T =>
   [...values].sort((a, b) => of(a) - of(b))[values.length >> 1]!;
 
-export interface NoopServer {
+/** A bench server in its own process: its address once it listens, and a stop that waits for its exit. */
+export interface BenchProcess {
   readonly process: ChildProcess;
   readonly pid: number;
   readonly address: string;
+  /** SIGTERM, and wait for the process to exit (it closes its token session, writes its profiles). */
+  stop(): Promise<void>;
 }
 
-/**
- * bench/noop-server.ts with the bench service's TLS files, once it listens; `burnUs` makes every
- * handler spin that long first (bench/calibrate.ts), `nodeArgs` and `env` go to its process.
- */
-export async function startNoopServer(
-  service: Pick<BenchService, 'admin' | 'pki'>,
-  options: { burnUs?: number; nodeArgs?: string[]; env?: Record<string, string> } = {},
-): Promise<NoopServer> {
-  const args = [service.admin.ca, join(service.pki, 'server.pem'), join(service.pki, 'server.key'), String(options.burnUs ?? 0)];
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve('dist/bench/noop-server.js'), ...args], {
+/** `dist/bench/<script> ARGS…` under node with `nodeArgs`, once it prints {"address": "127.0.0.1:PORT"}. */
+export async function startBenchProcess(
+  script: string,
+  args: readonly string[],
+  options: { nodeArgs?: string[]; env?: Record<string, string> } = {},
+): Promise<BenchProcess> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve('dist/bench', script), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...options.env },
   });
+  const exited = new Promise((r) => child.once('exit', r));
   const address = (await waitForLine(child, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
-  return { process: child, pid: child.pid!, address };
+  return {
+    process: child, pid: child.pid!, address,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/**
+ * bench/noop-server.ts with the bench service's TLS files; `burnUs` makes every handler spin that
+ * long first (bench/calibrate.ts), `nodeArgs` and `env` go to its process.
+ */
+export function startNoopServer(
+  service: Pick<BenchService, 'admin' | 'pki'>,
+  options: { burnUs?: number; nodeArgs?: string[]; env?: Record<string, string> } = {},
+): Promise<BenchProcess> {
+  const args = [service.admin.ca, join(service.pki, 'server.pem'), join(service.pki, 'server.key'), String(options.burnUs ?? 0)];
+  return startBenchProcess('noop-server.js', args, options);
 }
 
 /**
  * bench/floor-server.ts on the bench service's token (a session key of its own) and TLS files, with
- * its ledger file in the data dir, committing on the event loop or on a thread, once it listens;
- * `nodeArgs` and `env` go to its process. `stop` waits for it to close its token session and exit.
+ * its ledger file in the data dir, committing on the event loop or on a thread; `nodeArgs` and
+ * `env` go to its process.
  */
-export async function startFloorServer(
+export function startFloorServer(
   service: Pick<BenchService, 'admin' | 'pki' | 'dataDir'>,
   mode: 'loop' | 'thread' = 'loop',
   options: { nodeArgs?: string[]; env?: Record<string, string> } = {},
-): Promise<NoopServer & { stop(): Promise<void> }> {
+): Promise<BenchProcess> {
   const args = [service.admin.ca, join(service.pki, 'server.pem'), join(service.pki, 'server.key'), join(service.dataDir, 'pin'), join(service.dataDir, `floor-ledger-${mode}.db`), mode];
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve('dist/bench/floor-server.js'), ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...options.env, SOFTHSM2_CONF: join(service.dataDir, 'softhsm2.conf') },
-  });
-  const address = (await waitForLine(child, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
-  child.stdout!.resume();
-  const exited = new Promise((r) => child.once('exit', r));
-  return { process: child, pid: child.pid!, address, stop: async () => { child.kill('SIGTERM'); await exited; } };
+  return startBenchProcess('floor-server.js', args, { nodeArgs: options.nodeArgs, env: { ...options.env, SOFTHSM2_CONF: join(service.dataDir, 'softhsm2.conf') } });
 }
 
 export async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {

@@ -113,11 +113,7 @@ for (let waited = 0; values.window && !values['no-profile'] && !existsSync(join(
 }
 const probe = JSON.parse(readFileSync(probeFile, 'utf8')) as { p99Ms: number; maxMs: number; rssBytes: number };
 const machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
-if (baseline) {
-  const exited = new Promise((r) => baseline.process.once('exit', r));
-  baseline.process.kill('SIGTERM');
-  await exited;
-}
+await baseline?.stop();
 await service.stop();
 rmSync(service.dataDir, { recursive: true, force: true });
 

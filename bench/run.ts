@@ -8,11 +8,11 @@
  * the no-op server plus only the token call and a durable chained append per Encrypt, the least
  * any server keeping custody and audit before answer does. Prints a table and writes JSON.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadOnce, middle, startBenchService, startFloorServer, startNoopServer, waitForLine, wire } from './harness.js';
+import { loadOnce, middle, startBenchProcess, startBenchService, startFloorServer, startNoopServer, wire } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 2 : 5;
@@ -130,20 +130,16 @@ async function main(): Promise<void> {
   // The ledger's cost end to end, and the no-op server, in turns with the real server: the same
   // Encrypt load against a bench-only server on the same data dir whose requests go to a log sink
   // instead of the ledger, and against the no-op server.
-  const withoutLedger = spawn(process.execPath, [resolve('dist/bench/server-without-ledger.js'), '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const withoutAddress = (await waitForLine(withoutLedger, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
-  withoutLedger.stdout!.resume();
+  const withoutLedger = await startBenchProcess('server-without-ledger.js', ['--data-dir', dataDir, '--listen', '127.0.0.1:0']);
   const one = encryptWith([symmetric]);
   const floor = await startFloorServer(service);
   const pairCells = await inTurns([
     ['Encrypt 1 KiB, in turns with the next three rows', kms, one],
-    ['Encrypt 1 KiB, bench-only server without the ledger', { pid: withoutLedger.pid!, address: withoutAddress }, one],
+    ['Encrypt 1 KiB, bench-only server without the ledger', withoutLedger, one],
     ['noop Encrypt, in turns', noopServer, one],
     ['floor Encrypt (the token call and a durable chained append only), in turns', floor, one],
   ]);
-  const exitedWithout = new Promise((r) => withoutLedger.once('exit', r));
-  withoutLedger.kill('SIGTERM');
-  await exitedWithout;
+  await withoutLedger.stop();
   await floor.stop();
 
   // Scale: the same Encrypt load over 10 keys and over SCALE_KEYS keys. Last, because the keys'
@@ -165,7 +161,7 @@ async function main(): Promise<void> {
       baselines[`${name}@${concurrency}`] = { rps: result.rps, cpuUsPerRequest, clientCpuUsPerRequest: result.clientCpuUsPerRequest, concurrency, loopP99Ms: p?.p99Ms };
     }
   }
-  noop.process.kill('SIGTERM');
+  await noop.stop();
   const { opsPerSecond: raw, cpuUsPerOp: rawCpu } = JSON.parse(
     spawnSync(process.execPath, [resolve('dist/bench/raw-token.js'), '/usr/lib/softhsm/libsofthsm2.so', 'p11kms', join(dataDir, 'pin'), String(SECONDS)], {
       env: { ...process.env, SOFTHSM2_CONF: join(dataDir, 'softhsm2.conf') },
