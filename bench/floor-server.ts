@@ -22,12 +22,13 @@
  * `node dist/bench/floor-server.js CA CERT KEY PINFILE DB [MODE]`, with SOFTHSM2_CONF naming the
  * token's configuration, prints {"address": "127.0.0.1:PORT"} once it listens. It creates DB.
  */
-import { createHash, randomFillSync, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type * as grpc from '@grpc/grpc-js';
 import pkcs11js from 'pkcs11js';
+import { RandomIvPool } from '../src/adapters/pkcs11/random-iv-pool.js';
 import { BASELINE_KEY_ARN as keyArn, serveBaseline } from './baseline-grpc.js';
 
 const [ca, cert, key, pinFile, dbPath, mode = 'loop'] = process.argv.slice(2) as [string, string, string, string, string, string?];
@@ -43,15 +44,7 @@ const aes = p11.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, 
   { type: pkcs11js.CKA_VALUE_LEN, value: 32 }, { type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_SENSITIVE, value: true },
   { type: pkcs11js.CKA_EXTRACTABLE, value: false }, { type: pkcs11js.CKA_ENCRYPT, value: true },
 ]);
-const ivs = Buffer.alloc(12 * 1024);
-let ivAt = ivs.length;
-const nextIv = (): Buffer => {
-  if (ivAt === ivs.length) {
-    randomFillSync(ivs);
-    ivAt = 0;
-  }
-  return ivs.subarray(ivAt, (ivAt += 12));
-};
+const ivs = new RandomIvPool(); // as p11kms draws its IVs
 const noAad = Buffer.alloc(0);
 // p11kms's blob for 1 KiB is 1,085 bytes: a 33-byte header, the 12-byte IV, ciphertext and tag.
 const header = Buffer.alloc(33, 1);
@@ -125,7 +118,7 @@ writer?.on('message', () => {
 
 const handlers: grpc.UntypedServiceImplementation = {
   Encrypt: (call: grpc.ServerUnaryCall<{ plaintext: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-    const iv = nextIv();
+    const iv = ivs.next();
     p11.C_EncryptInit(session, { mechanism: pkcs11js.CKM_AES_GCM, parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv, aad: noAad, ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams }, aes);
     const sealed = p11.C_Encrypt(session, call.request.plaintext, Buffer.allocUnsafe(call.request.plaintext.length + 16));
     const blob = Buffer.concat([header, iv, sealed]);
