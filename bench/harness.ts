@@ -22,8 +22,9 @@ export interface Credentials {
   readonly key: string;
 }
 
-export function cli(args: string[]): any {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+/** Runs the p11kms CLI (`program`: another build's dist/src/cli/main.js, for bench/ab.ts). */
+export function cli(args: string[], program = CLI): any {
+  const result = spawnSync(process.execPath, [program, ...args], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`p11kms ${args[0]}: ${result.stderr}`);
   return JSON.parse(result.stdout);
 }
@@ -170,15 +171,16 @@ export interface BenchService {
   stop(): Promise<void>;
 }
 
-export async function startBenchService(options: { nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<BenchService> {
+export async function startBenchService(options: { nodeArgs?: string[]; env?: Record<string, string>; cli?: string } = {}): Promise<BenchService> {
+  const program = options.cli ?? CLI;
   const dataDir = mkdtempSync(join(tmpdir(), 'p11kms-bench-'));
-  cli(['init', '--data-dir', dataDir]);
-  const issued = cli(['issue-cert', '--data-dir', dataDir, '--principal', DEVELOPER, '--name', 'developer']);
+  cli(['init', '--data-dir', dataDir], program);
+  const issued = cli(['issue-cert', '--data-dir', dataDir, '--principal', DEVELOPER, '--name', 'developer'], program);
   const pki = join(dataDir, 'pki');
   const admin = { ca: join(pki, 'ca.pem'), cert: join(pki, 'clients', 'admin.pem'), key: join(pki, 'clients', 'admin.key') };
   const developer = { ca: admin.ca, cert: issued.cert as string, key: issued.key as string };
 
-  const server = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
+  const server = spawn(process.execPath, [...(options.nodeArgs ?? []), program, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -4,7 +4,9 @@
  * starts a fresh window. With $P11KMS_BENCH_CPU_PROFILE (a directory) it also profiles the main
  * thread per window: each SIGUSR2 writes the window's profile there (window-N.cpuprofile) and starts
  * the next, so that setup (10,000 CreateKey calls) stays out of the profile. It only observes; the
- * service itself is unchanged.
+ * service itself is unchanged. With $P11KMS_BENCH_HEAP_PROFILE (a directory) it samples the main
+ * thread's allocations per window instead, the ones a scavenge or a full GC already freed included
+ * (window-N.heapprofile): what the request path allocates, not only what stays alive.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -13,6 +15,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const target = process.env.P11KMS_BENCH_PROBE;
 const profileDir = process.env.P11KMS_BENCH_CPU_PROFILE;
+const heapDir = process.env.P11KMS_BENCH_HEAP_PROFILE;
 if (target) {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   histogram.enable();
@@ -28,6 +31,10 @@ if (target) {
       }),
     );
     histogram.reset();
+    if (heapDir) {
+      heapWindow(heapDir);
+      return;
+    }
     if (!profileDir) return;
     if (profiler) {
       const window = ++windows;
@@ -41,5 +48,26 @@ if (target) {
       profiler.post('Profiler.setSamplingInterval', { interval: 200 });
     }
     profiler.post('Profiler.start');
+  });
+}
+
+let heapProfiler: Session | undefined;
+let heapWindows = 0;
+/** Ends the current allocation window (writing its profile) and starts the next. */
+function heapWindow(dir: string): void {
+  if (heapProfiler) {
+    const window = ++heapWindows;
+    heapProfiler.post('HeapProfiler.stopSampling', (error, result) => {
+      if (!error) writeFileSync(join(dir, `window-${window}.heapprofile`), JSON.stringify(result.profile));
+    });
+  } else {
+    heapProfiler = new Session();
+    heapProfiler.connect();
+    heapProfiler.post('HeapProfiler.enable');
+  }
+  heapProfiler.post('HeapProfiler.startSampling', {
+    samplingInterval: 1024,
+    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMajorGC: true,
   });
 }

@@ -5,7 +5,7 @@
  * generator, stops it, and prints per thread the busy share, its self time by origin (p11kms's own
  * code, gRPC, Node's internals, the token, SQLite, GC…) and the functions with the most self and
  * inclusive time. The .cpuprofile files are kept (open them in Chrome DevTools for a flame graph).
- * `--server noop` or `--server floor` profiles a baseline (bench/noop-server.ts, floor-server.ts)
+ * `--server noop`, `--server floor` or `--server floor-thread` profiles a baseline (bench/noop-server.ts, floor-server.ts)
  * under the same Encrypt load instead, so that the two can be set side by side.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -42,11 +42,16 @@ const { values } = parseArgs({
     window: { type: 'boolean', default: false },
     /** Measure only: no --cpu-prof, which itself costs CPU. */
     'no-profile': { type: 'boolean', default: false },
-    /** p11kms, or a baseline under the same Encrypt load: noop or floor. */
+    /**
+     * Sample the main thread's allocations over the measured window (freed ones included) instead
+     * of its CPU: bytes per request by origin and by allocating function.
+     */
+    heap: { type: 'boolean', default: false },
+    /** p11kms, or a baseline under the same Encrypt load: noop, floor (committing on its event loop) or floor-thread. */
     server: { type: 'string', default: 'p11kms' },
   },
 });
-if (!['p11kms', 'noop', 'floor'].includes(values.server!)) throw new Error('--server is p11kms, noop or floor');
+if (!['p11kms', 'noop', 'floor', 'floor-thread'].includes(values.server!)) throw new Error('--server is p11kms, noop, floor or floor-thread');
 if (values.server !== 'p11kms' && (values.rpc !== 'Encrypt' || values.keys !== '1')) throw new Error(`--server ${values.server} takes --rpc Encrypt with one key`);
 const seconds = Number(values.seconds);
 const top = Number(values.top);
@@ -55,16 +60,23 @@ const profileDir = mkdtempSync(join(tmpdir(), 'p11kms-profile-'));
 const probeFile = join(profileDir, 'probe.json');
 // The process under study carries the loop probe (and, with --window, the window profiler).
 const probed = {
-  env: { P11KMS_BENCH_PROBE: probeFile, ...(values.window && !values['no-profile'] ? { P11KMS_BENCH_CPU_PROFILE: profileDir } : {}) },
+  env: {
+    P11KMS_BENCH_PROBE: probeFile,
+    ...(values.heap ? { P11KMS_BENCH_HEAP_PROFILE: profileDir } : values.window && !values['no-profile'] ? { P11KMS_BENCH_CPU_PROFILE: profileDir } : {}),
+  },
   nodeArgs: [
     '--import', resolve('dist/bench/loop-probe.js'),
     ...values['node-args']!.split(' ').filter(Boolean),
-    ...(values['no-profile'] || values.window ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '200']),
+    ...(values['no-profile'] || values.window || values.heap ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '200']),
   ],
 };
 const service = await startBenchService(values.server === 'p11kms' ? probed : {});
 const baseline =
-  values.server === 'noop' ? await startNoopServer(service, probed) : values.server === 'floor' ? await startFloorServer(service, 'loop', probed) : undefined;
+  values.server === 'noop'
+    ? await startNoopServer(service, probed)
+    : values.server.startsWith('floor')
+      ? await startFloorServer(service, values.server === 'floor' ? 'loop' : 'thread', probed)
+      : undefined;
 const target = baseline ? { pid: baseline.pid, address: baseline.address } : { pid: service.server.pid!, address: service.address };
 const key = await service.createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
 const plaintext = Buffer.alloc(1024, 42);
@@ -108,7 +120,8 @@ const machineAfter = machine();
 const threadsAfter = threadTicks(target.pid);
 process.kill(target.pid, 'SIGUSR2');
 await new Promise((r) => setTimeout(r, 100));
-for (let waited = 0; values.window && !values['no-profile'] && !existsSync(join(profileDir, 'window-1.cpuprofile')) && waited < 10_000; waited += 100) {
+const windowFile = join(profileDir, values.heap ? 'window-1.heapprofile' : 'window-1.cpuprofile');
+for (let waited = 0; (values.heap || (values.window && !values['no-profile'])) && !existsSync(windowFile) && waited < 10_000; waited += 100) {
   await new Promise((r) => setTimeout(r, 100));
 }
 const probe = JSON.parse(readFileSync(probeFile, 'utf8')) as { p99Ms: number; maxMs: number; rssBytes: number };
@@ -205,6 +218,60 @@ for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile
     `\n== ${file}: busy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s (${perRequest(busy).toFixed(0)} µs/req)\n` +
       `-- self by origin (µs/req): ${origins}\n-- self\n${rows(self)}\n-- inclusive\n${rows(inclusive)}\n`,
   );
+}
+interface HeapNode {
+  callFrame: ProfileNode['callFrame'];
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/** Bytes allocated per request by origin and by allocating function (self and inclusive). */
+function summariseHeap(file: string, root: HeapNode): void {
+  const parentOf = new Map<HeapNode, HeapNode>();
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  const byOrigin = new Map<string, number>();
+  const asProfileNode = (node: HeapNode): ProfileNode => ({ id: 0, callFrame: node.callFrame });
+  const nodes = new Map<ProfileNode, HeapNode>();
+  const wrap = (node: HeapNode) => {
+    const wrapped = asProfileNode(node);
+    nodes.set(wrapped, node);
+    return wrapped;
+  };
+  let total = 0;
+  const walk = (node: HeapNode, path: string[]) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const name = `${functionName || '(anonymous)'} ${url.replace(/^.*\/node_modules\//, '~/').replace(/^.*\/dist\//, '')}${url ? `:${lineNumber + 1}` : ''}`;
+    if (node.selfSize > 0) {
+      total += node.selfSize;
+      self.set(name, (self.get(name) ?? 0) + node.selfSize);
+      const from = origin(wrap(node), (child) => {
+        const up = parentOf.get(nodes.get(child)!);
+        return up ? wrap(up) : undefined;
+      });
+      byOrigin.set(from, (byOrigin.get(from) ?? 0) + node.selfSize);
+      for (const frame of new Set([...path, name])) inclusive.set(frame, (inclusive.get(frame) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children) {
+      parentOf.set(child, node);
+      walk(child, [...path, name]);
+    }
+  };
+  walk(root, []);
+  const rows = (map: Map<string, number>) =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, bytes]) => `  ${((100 * bytes) / total).toFixed(1).padStart(5)}%  ${perRequest(bytes).toFixed(0).padStart(7)} B/req  ${name}`)
+      .join('\n');
+  const origins = [...byOrigin.entries()].sort((a, b) => b[1] - a[1]).map(([name, bytes]) => `${name} ${perRequest(bytes).toFixed(0)}`).join(' | ');
+  process.stdout.write(
+    `\n== ${file}: ${perRequest(total).toFixed(0)} bytes allocated per request (sampled, freed ones included)\n` +
+      `-- by origin (B/req): ${origins}\n-- self\n${rows(self)}\n-- inclusive\n${rows(inclusive)}\n`,
+  );
+}
+for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.heapprofile')).sort()) {
+  summariseHeap(file, (JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as { head: HeapNode }).head);
 }
 // With --no-profile the directory holds only the probe's numbers, already printed above.
 if (values['no-profile']) rmSync(profileDir, { recursive: true, force: true });

@@ -1,0 +1,97 @@
+/**
+ * `node dist/bench/ab.js --a DIR [--rounds 7 --seconds 6 --rpc Encrypt --concurrency 64]`: is a change
+ * faster? Build A is another build's dist directory (e.g. `cp -r dist dist/ab-a` before the change,
+ * then `npm run build`); B is this build. Both servers run side by side, each on its own data dir
+ * and token, and the same load runs against A, B and the no-op server in turns, the order rotating
+ * every round, so that the drift of a shared machine falls on all three alike. Per round it takes
+ * B / A of throughput and of server CPU per request; the medians of those ratios are the answer.
+ * The spread of the per-round ratios says how far to trust it: on this machine a single 8 s cell
+ * swings by ±20 %, while the median of 7 paired rounds moves by a few percent.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadOnce, middle, startBenchService, startNoopServer, wire } from './harness.js';
+
+const { values } = parseArgs({
+  options: {
+    a: { type: 'string' },
+    rounds: { type: 'string', default: '7' },
+    seconds: { type: 'string', default: '6' },
+    rpc: { type: 'string', default: 'Encrypt' },
+    concurrency: { type: 'string', default: '64' },
+  },
+});
+if (!values.a) throw new Error('--a DIR: the dist directory of build A (it holds src/cli/main.js)');
+const programA = resolve(values.a, 'src/cli/main.js');
+if (!existsSync(programA)) throw new Error(`no ${programA}`);
+const rounds = Number(values.rounds);
+const seconds = Number(values.seconds);
+const concurrency = Number(values.concurrency);
+if (!['Encrypt', 'Decrypt', 'GenerateDataKey'].includes(values.rpc!)) throw new Error('--rpc is Encrypt, Decrypt or GenerateDataKey');
+
+const a = await startBenchService({ cli: programA });
+const b = await startBenchService();
+const noop = await startNoopServer(b);
+const context = { app: 'bench' };
+const plaintext = Buffer.alloc(1024, 42);
+/** The request for one service: its own key, and for Decrypt a ciphertext it made. */
+async function requestFor(service: typeof a): Promise<unknown> {
+  const key = await service.createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
+  if (values.rpc === 'GenerateDataKey') return wire({ key_id: key, key_spec: 'DATA_KEY_SPEC_AES_256', encryption_context: context });
+  const encrypt = { key_id: key, plaintext, encryption_context: context };
+  if (values.rpc === 'Encrypt') return wire(encrypt);
+  const sealed = (await service.call('Encrypt', encrypt)).ciphertext_blob as Buffer;
+  return wire({ ciphertext_blob: sealed, encryption_context: context });
+}
+const cells = [
+  { label: 'A', pid: a.server.pid!, address: a.address, credentials: a.developer, request: await requestFor(a) },
+  { label: 'B', pid: b.server.pid!, address: b.address, credentials: b.developer, request: await requestFor(b) },
+  // The no-op server (B's PKI) takes any request of the same size; it shows how the machine drifted.
+  { label: 'noop', pid: noop.pid, address: noop.address, credentials: b.developer, request: wire({ key_id: 'x', plaintext, encryption_context: context }) },
+];
+
+const measured: Record<string, Array<{ rps: number; cpuUs: number }>> = { A: [], B: [], noop: [] };
+try {
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < cells.length; i++) {
+      const cell = cells[(round + i) % cells.length]!;
+      const rpc = cell.label === 'noop' ? 'Encrypt' : values.rpc!;
+      const result = await loadOnce({ address: cell.address, ...cell.credentials, rpc, requests: [cell.request], concurrency, seconds, warmupSeconds: 1, serverPid: cell.pid });
+      if (result.errors) throw new Error(`${cell.label}: ${result.errors} errors, e.g. ${result.firstError}`);
+      measured[cell.label]!.push({ rps: result.rps, cpuUs: result.serverCpuUsPerRequest ?? NaN });
+    }
+  }
+} finally {
+  await noop.stop();
+  for (const service of [a, b]) {
+    await service.stop();
+    rmSync(service.dataDir, { recursive: true, force: true });
+  }
+}
+
+const median = (numbers: readonly number[]) => middle(numbers, (n) => n);
+const per = (pick: (m: { rps: number; cpuUs: number }) => number) =>
+  measured.B!.map((m, round) => pick(m) / pick(measured.A![round]!));
+const row = (label: string) => {
+  const rows = measured[label]!;
+  const noopRows = measured.noop!;
+  return `| ${label} | ${median(rows.map((m) => m.rps)).toFixed(0)} | ${median(rows.map((m) => m.cpuUs)).toFixed(0)} | ${median(rows.map((m, r) => m.rps / noopRows[r]!.rps)).toFixed(2)} | ${median(rows.map((m, r) => m.cpuUs / noopRows[r]!.cpuUs)).toFixed(2)} |`;
+};
+const rpsRatios = per((m) => m.rps);
+const cpuRatios = per((m) => m.cpuUs);
+process.stdout.write(
+  [
+    `A/B: ${values.rpc} at ${concurrency} in flight, ${rounds} rounds in turns of ${seconds}s; A = ${values.a}, B = ${join('dist')}`,
+    '',
+    '| server | req/s | server CPU µs/req | / noop req/s | / noop CPU |',
+    '|---|---|---|---|---|',
+    row('A'),
+    row('B'),
+    row('noop'),
+    '',
+    `- B / A throughput: median ${median(rpsRatios).toFixed(3)} (rounds ${rpsRatios.map((r) => r.toFixed(2)).join(' ')})`,
+    `- B / A server CPU per request: median ${median(cpuRatios).toFixed(3)} (rounds ${cpuRatios.map((r) => r.toFixed(2)).join(' ')})`,
+    '',
+  ].join('\n'),
+);
