@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportPostgresLedger } from '../../src/adapters/sql/postgres-ledger-export.js';
 import { PostgresLedgerStore } from '../../src/adapters/sql/postgres-ledger.js';
+import { applyPostgresMigrations, POSTGRES_MIGRATIONS } from '../../src/adapters/sql/postgres-migrations.js';
 import { ChainBuilder, GENESIS_HEAD } from '../../src/audit/chain.js';
 import { signCheckpoint } from '../../src/audit/checkpoint.js';
 import { Checkpointer } from '../../src/audit/checkpointer.js';
@@ -125,6 +126,42 @@ describe('the audit ledger on PostgreSQL', () => {
     await expect(client.query("UPDATE ledger_entries SET outcome = 'x' WHERE seq = 1")).rejects.toThrow(/append-only/);
     await client.end();
     await store.close();
+  });
+
+  it('migration 6 keeps the key rows an older schema wrote, without their ARN and account', async () => {
+    const url = await server.createDatabase();
+    const keyId = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+    const chain = new ChainBuilder(GENESIS_HEAD);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await applyPostgresMigrations(client, POSTGRES_MIGRATIONS.filter((migration) => migration.version <= 5));
+      for (let seq = 1; seq <= 4; seq++) {
+        const { entry, canonical, hash } = chain.append(sampleEvent(seq));
+        await client.query(
+          `INSERT INTO ledger_entries (seq, canonical, hash, time, request_id, operation, principal_arn, principal_account, outcome, kind)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+          [seq, canonical, hash, Date.parse(entry.time), entry.requestId, entry.operation, entry.principalArn, entry.principalAccount, entry.outcome, entry.kind],
+        );
+        await client.query('INSERT INTO ledger_entry_keys (key_id, seq, key_arn, account) VALUES ($1, $2, $3, $4)', [keyId, seq, entry.keyArns[0], '111122223333']);
+        await client.query('INSERT INTO ledger_entry_accounts (account, seq) VALUES ($1, $2)', ['111122223333', seq]);
+      }
+      const store = await PostgresLedgerStore.open(url);
+      try {
+        await store.appendEntries(await store.readHead(), [chain.append(sampleEvent(5))]);
+        const byKey = await store.listEntries({ account: '111122223333', keyId, newestFirst: true, limit: 10 });
+        expect(byKey.items.map((item) => item.entry.seq)).toEqual([5, 4, 3, 2, 1]);
+      } finally {
+        await store.close();
+      }
+      const { rows } = await client.query<{ column_name: string }>(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'ledger_entry_keys' ORDER BY ordinal_position",
+      );
+      expect(rows.map((row) => row.column_name)).toEqual(['key_id', 'seq']);
+      await expect(client.query('DELETE FROM ledger_entry_keys WHERE seq = 1')).rejects.toThrow(/append-only/);
+    } finally {
+      await client.end();
+    }
   });
 
   it('fails fast while PostgreSQL is down, writes nothing half, and recovers by itself', async () => {

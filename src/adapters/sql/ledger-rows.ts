@@ -24,16 +24,17 @@ export interface CheckpointRowRead {
   signature: Buffer;
 }
 
-/** The row the writer inserts for a chained entry: its columns, key index rows and reader accounts. */
+/** The row the writer inserts for a chained entry: its columns, the keys it names and its reader accounts. */
 export function entryRow({ entry, canonical, hash }: ChainedEntry): LedgerEntryRow {
-  const keys = new Map<string, KeyIndexRow>();
+  // Key id → the key's account, once per key whatever the number of its ARNs in the entry.
+  const keys = new Map<string, string>();
   for (const keyArn of entry.keyArns) {
-    const key = keyIndexRow(keyArn);
-    if (!keys.has(key.keyId)) keys.set(key.keyId, key);
+    const key = keyOfArn(keyArn);
+    if (!keys.has(key.keyId)) keys.set(key.keyId, key.account);
   }
   const accounts = new Set<string>();
   if (entry.principalAccount !== null) accounts.add(entry.principalAccount);
-  for (const key of keys.values()) if (key.account !== '') accounts.add(key.account);
+  for (const account of keys.values()) if (account !== '') accounts.add(account);
   return {
     entry: {
       seq: entry.seq,
@@ -47,22 +48,16 @@ export function entryRow({ entry, canonical, hash }: ChainedEntry): LedgerEntryR
       outcome: entry.outcome,
       kind: entry.kind,
     },
-    keys: [...keys.values()],
+    keyIds: [...keys.keys()],
     accounts: [...accounts],
   };
 }
 
-interface KeyIndexRow {
-  readonly keyId: string;
-  readonly keyArn: string;
-  readonly account: string;
-}
-
-/** A key ARN's index row; the same few keys recur in entry after entry. */
-const keyIndexRow = boundedMemo((keyArn): KeyIndexRow => {
+/** A key ARN's id and account; the same few keys recur in entry after entry. */
+const keyOfArn = boundedMemo((keyArn): { readonly keyId: string; readonly account: string } => {
   const arn = parseArn(keyArn);
   const keyId = arn?.resource.startsWith('key/') ? arn.resource.slice(4) : keyArn;
-  return { keyId, keyArn, account: arn?.account ?? '' };
+  return { keyId, account: arn?.account ?? '' };
 });
 
 export function toStoredEntry(row: EntryRow): StoredEntry {

@@ -218,6 +218,29 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       DROP INDEX ledger_entries_by_outcome;
     `,
   },
+  {
+    version: 6,
+    name: 'audit ledger: the key index rows hold only the key id and the seq',
+    // No query reads ledger_entry_keys.key_arn or .account (an entry's canonical JSON has its ARNs,
+    // ledger_entry_accounts its readers), and the two copies made each key row ~100 bytes longer:
+    // an append of 20 entries cost ~23 µs of the writer's CPU per entry with them, ~17 without
+    // (the same inserts timed alone). SQLite drops no column of a primary key table in place, so the
+    // table is rebuilt, its rows copied in key order, and its append-only triggers made again.
+    sql: `
+      CREATE TABLE ledger_entry_keys_v6 (
+        key_id  TEXT    NOT NULL,
+        seq     INTEGER NOT NULL,
+        PRIMARY KEY (key_id, seq)
+      ) STRICT, WITHOUT ROWID;
+      INSERT INTO ledger_entry_keys_v6 (key_id, seq) SELECT key_id, seq FROM ledger_entry_keys ORDER BY key_id, seq;
+      DROP TABLE ledger_entry_keys;
+      ALTER TABLE ledger_entry_keys_v6 RENAME TO ledger_entry_keys;
+      CREATE TRIGGER ledger_entry_keys_no_update BEFORE UPDATE ON ledger_entry_keys
+        BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only'); END;
+      CREATE TRIGGER ledger_entry_keys_no_delete BEFORE DELETE ON ledger_entry_keys
+        BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only'); END;
+    `,
+  },
 ];
 
 /**

@@ -260,12 +260,12 @@ async function insertEntries(tx: PoolClient, batch: readonly ChainedEntry[]): Pr
       column((e) => e.kind),
     ],
   );
-  const keys = rows.flatMap((row) => row.keys.map((key) => ({ ...key, seq: row.entry.seq })));
+  const keys = rows.flatMap((row) => row.keyIds.map((keyId) => ({ keyId, seq: row.entry.seq })));
   if (keys.length > 0) {
     await tx.query(
-      `INSERT INTO ledger_entry_keys (key_id, seq, key_arn, account)
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
-      [keys.map((k) => k.keyId), keys.map((k) => k.seq), keys.map((k) => k.keyArn), keys.map((k) => k.account)],
+      `INSERT INTO ledger_entry_keys (key_id, seq)
+       SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING`,
+      [keys.map((k) => k.keyId), keys.map((k) => k.seq)],
     );
   }
   const accounts = rows.flatMap((row) => row.accounts.map((account) => ({ account, seq: row.entry.seq })));

@@ -265,6 +265,14 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       DROP INDEX ledger_entries_by_outcome;
     `,
   },
+  {
+    version: 6,
+    name: 'audit ledger: the key index rows hold only the key id and the seq',
+    // As SQLite's migration 6: no query reads these two columns; every append wrote them.
+    sql: `
+      ALTER TABLE ledger_entry_keys DROP COLUMN key_arn, DROP COLUMN account;
+    `,
+  },
 ];
 
 /** The channel the key-change triggers (migration 4) NOTIFY with a key id. */

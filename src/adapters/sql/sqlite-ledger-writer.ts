@@ -23,7 +23,7 @@ const head = db.prepare('SELECT seq, hash FROM ledger_entries ORDER BY seq DESC 
 const insertEntry = db.prepare(\`INSERT INTO ledger_entries
   (seq, canonical, hash, time, request_id, operation, principal_arn, principal_account, outcome, kind)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)\`);
-const insertKey = db.prepare('INSERT OR IGNORE INTO ledger_entry_keys (key_id, seq, key_arn, account) VALUES (?, ?, ?, ?)');
+const insertKey = db.prepare('INSERT OR IGNORE INTO ledger_entry_keys (key_id, seq) VALUES (?, ?)');
 const insertAccount = db.prepare('INSERT OR IGNORE INTO ledger_entry_accounts (account, seq) VALUES (?, ?)');
 const insertCheckpoint = db.prepare('INSERT INTO ledger_checkpoints (seq, hash, time, signature) VALUES (?, ?, ?, ?)');
 const lastCheckpoint = db.prepare('SELECT max(seq) FROM ledger_checkpoints').pluck();
@@ -38,7 +38,7 @@ const append = db.transaction((after, c) => {
     insertEntry.run(c.seq[i], c.canonical[i], hashes.subarray(32 * i, 32 * i + 32), c.time[i], c.requestId[i],
       c.operation[i], c.principalArn[i], c.principalAccount[i], c.outcome[i], c.kind[i]);
   }
-  for (let i = 0; i < c.keySeq.length; i++) insertKey.run(c.keyId[i], c.keySeq[i], c.keyArn[i], c.keyAccount[i]);
+  for (let i = 0; i < c.keySeq.length; i++) insertKey.run(c.keyId[i], c.keySeq[i]);
   for (let i = 0; i < c.accountSeq.length; i++) insertAccount.run(c.account[i], c.accountSeq[i]);
 });
 const checkpoint = db.transaction((c) => {
@@ -72,7 +72,8 @@ export interface LedgerEntryRow {
     readonly outcome: string;
     readonly kind: string;
   };
-  readonly keys: ReadonlyArray<{ readonly keyId: string; readonly keyArn: string; readonly account: string }>;
+  /** The ids of the keys it names (ledger_entry_keys, ListAuditEvents by key). */
+  readonly keyIds: readonly string[];
   /** The accounts that may read this entry (ListAuditEvents). */
   readonly accounts: readonly string[];
 }
@@ -105,10 +106,10 @@ function columns(rows: readonly LedgerEntryRow[]) {
     seq: [] as number[], canonical: [] as string[], hashes: Buffer.concat(rows.map((row) => row.entry.hash)),
     time: [] as number[], requestId: [] as string[], operation: [] as string[], principalArn: [] as (string | null)[],
     principalAccount: [] as (string | null)[], outcome: [] as string[], kind: [] as string[],
-    keySeq: [] as number[], keyId: [] as string[], keyArn: [] as string[], keyAccount: [] as string[],
+    keySeq: [] as number[], keyId: [] as string[],
     accountSeq: [] as number[], account: [] as string[],
   };
-  for (const { entry, keys, accounts } of rows) {
+  for (const { entry, keyIds, accounts } of rows) {
     c.seq.push(entry.seq);
     c.canonical.push(entry.canonical);
     c.time.push(entry.time);
@@ -118,11 +119,9 @@ function columns(rows: readonly LedgerEntryRow[]) {
     c.principalAccount.push(entry.principalAccount);
     c.outcome.push(entry.outcome);
     c.kind.push(entry.kind);
-    for (const key of keys) {
+    for (const keyId of keyIds) {
       c.keySeq.push(entry.seq);
-      c.keyId.push(key.keyId);
-      c.keyArn.push(key.keyArn);
-      c.keyAccount.push(key.account);
+      c.keyId.push(keyId);
     }
     for (const account of accounts) {
       c.accountSeq.push(entry.seq);
