@@ -69,3 +69,33 @@ describe('SQLite ledger migration 6: key index rows without their ARN and accoun
     }
   });
 });
+
+describe('SQLite ledger appends', () => {
+  it('stores a batch of 103 entries in order, with every key and account row', async () => {
+    const path = join(tempDir('p11kms-ledger-batch-'), 'p11kms.db');
+    const store = await SqliteLedgerStore.open(path);
+    try {
+      const chain = new ChainBuilder(GENESIS_HEAD);
+      const otherKey = `arn:aws:kms:eu-west-1:444455556666:key/${'a'.repeat(8)}-aaaa-4aaa-8aaa-${'a'.repeat(12)}`;
+      // Every third entry names a second key, of another account: 35 more key and account rows.
+      const batch = Array.from({ length: 103 }, (_, i) => {
+        const event = sampleEvent(i + 1);
+        return chain.append(i % 3 === 0 ? { ...event, keyArns: [...event.keyArns, otherKey] } : event);
+      });
+      await store.appendEntries(GENESIS_HEAD, batch);
+      expect(await store.readHead()).toEqual({ seq: 103, hash: chain.head.hash });
+
+      const all = await store.listEntries({ account: ACCOUNT, limit: 200 });
+      expect(all.items.map((item) => item.entry.seq)).toEqual(Array.from({ length: 103 }, (_, i) => i + 1));
+      expect(all.items.map((item) => item.canonical)).toEqual(batch.map((entry) => entry.canonical));
+      expect(all.items.map((item) => item.hash)).toEqual(batch.map((entry) => entry.hash.toString('hex')));
+      const byKey = await store.listEntries({ account: ACCOUNT, keyId: KEY_ID, limit: 200 });
+      expect(byKey.items).toHaveLength(103);
+      // The other key's account reads exactly the entries that name its key.
+      const theirs = await store.listEntries({ account: '444455556666', limit: 200 });
+      expect(theirs.items.map((item) => item.entry.seq)).toEqual(Array.from({ length: 35 }, (_, i) => 3 * i + 1));
+    } finally {
+      await store.close();
+    }
+  });
+});
