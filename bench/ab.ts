@@ -11,7 +11,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadOnce, middle, startBenchService, startNoopServer, wire } from './harness.js';
+import { loadOnce, middle, startBenchService, startNoopServer, threadTicks, ticksToMicroseconds, wire } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -51,15 +51,33 @@ const cells = [
   { label: 'noop', pid: noop.pid, address: noop.address, credentials: b.developer, request: wire({ key_id: 'x', plaintext, encryption_context: context }) },
 ];
 
-const measured: Record<string, Array<{ rps: number; cpuUs: number }>> = { A: [], B: [], noop: [] };
+interface Measured {
+  rps: number;
+  cpuUs: number;
+  /** The event loop's (main thread's) CPU per request, and that of every other thread together. */
+  loopUs: number;
+  othersUs: number;
+}
+const measured: Record<string, Measured[]> = { A: [], B: [], noop: [] };
 try {
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < cells.length; i++) {
       const cell = cells[(round + i) % cells.length]!;
       const rpc = cell.label === 'noop' ? 'Encrypt' : values.rpc!;
+      const before = threadTicks(cell.pid);
       const result = await loadOnce({ address: cell.address, ...cell.credentials, rpc, requests: [cell.request], concurrency, seconds, warmupSeconds: 1, serverPid: cell.pid });
+      const after = threadTicks(cell.pid);
       if (result.errors) throw new Error(`${cell.label}: ${result.errors} errors, e.g. ${result.firstError}`);
-      measured[cell.label]!.push({ rps: result.rps, cpuUs: result.serverCpuUsPerRequest ?? NaN });
+      // Thread counters span the warm-up too: per request of the whole run, as bench:profile counts.
+      const requests = result.requests * ((seconds + 1) / seconds);
+      let loopUs = 0;
+      let othersUs = 0;
+      for (const [thread, ticks] of after) {
+        const us = ticksToMicroseconds(ticks - (before.get(thread) ?? 0)) / requests;
+        if (thread.startsWith(`${cell.pid} `)) loopUs += us;
+        else othersUs += us;
+      }
+      measured[cell.label]!.push({ rps: result.rps, cpuUs: result.serverCpuUsPerRequest ?? NaN, loopUs, othersUs });
     }
   }
 } finally {
@@ -71,27 +89,31 @@ try {
 }
 
 const median = (numbers: readonly number[]) => middle(numbers, (n) => n);
-const per = (pick: (m: { rps: number; cpuUs: number }) => number) =>
+const per = (pick: (m: Measured) => number) =>
   measured.B!.map((m, round) => pick(m) / pick(measured.A![round]!));
 const row = (label: string) => {
   const rows = measured[label]!;
   const noopRows = measured.noop!;
-  return `| ${label} | ${median(rows.map((m) => m.rps)).toFixed(0)} | ${median(rows.map((m) => m.cpuUs)).toFixed(0)} | ${median(rows.map((m, r) => m.rps / noopRows[r]!.rps)).toFixed(2)} | ${median(rows.map((m, r) => m.cpuUs / noopRows[r]!.cpuUs)).toFixed(2)} |`;
+  return `| ${label} | ${median(rows.map((m) => m.rps)).toFixed(0)} | ${median(rows.map((m) => m.cpuUs)).toFixed(0)} | ${median(rows.map((m) => m.loopUs)).toFixed(0)} | ${median(rows.map((m) => m.othersUs)).toFixed(0)} | ${median(rows.map((m, r) => m.rps / noopRows[r]!.rps)).toFixed(2)} | ${median(rows.map((m, r) => m.cpuUs / noopRows[r]!.cpuUs)).toFixed(2)} |`;
 };
 const rpsRatios = per((m) => m.rps);
 const cpuRatios = per((m) => m.cpuUs);
+const loopRatios = per((m) => m.loopUs);
+const otherRatios = per((m) => m.othersUs);
 process.stdout.write(
   [
     `A/B: ${values.rpc} at ${concurrency} in flight, ${rounds} rounds in turns of ${seconds}s; A = ${values.a}, B = ${join('dist')}`,
     '',
-    '| server | req/s | server CPU µs/req | / noop req/s | / noop CPU |',
-    '|---|---|---|---|---|',
+    '| server | req/s | server CPU µs/req | event loop µs/req | other threads µs/req | / noop req/s | / noop CPU |',
+    '|---|---|---|---|---|---|---|',
     row('A'),
     row('B'),
     row('noop'),
     '',
     `- B / A throughput: median ${median(rpsRatios).toFixed(3)} (rounds ${rpsRatios.map((r) => r.toFixed(2)).join(' ')})`,
     `- B / A server CPU per request: median ${median(cpuRatios).toFixed(3)} (rounds ${cpuRatios.map((r) => r.toFixed(2)).join(' ')})`,
+    `- B / A event-loop CPU per request: median ${median(loopRatios).toFixed(3)} (rounds ${loopRatios.map((r) => r.toFixed(2)).join(' ')})`,
+    `- B / A other threads' CPU per request (ledger writer, V8 helpers): median ${median(otherRatios).toFixed(3)} (rounds ${otherRatios.map((r) => r.toFixed(2)).join(' ')})`,
     '',
   ].join('\n'),
 );

@@ -6,7 +6,8 @@
  * the next, so that setup (10,000 CreateKey calls) stays out of the profile. It only observes; the
  * service itself is unchanged. With $P11KMS_BENCH_HEAP_PROFILE (a directory) it samples the main
  * thread's allocations per window instead, the ones a scavenge or a full GC already freed included
- * (window-N.heapprofile): what the request path allocates, not only what stays alive.
+ * (window-N.heapprofile): what the request path allocates, not only what stays alive; with
+ * $P11KMS_BENCH_HEAP_KEEP=promoted, only what outlived the young generation.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -67,7 +68,9 @@ function heapWindow(dir: string): void {
   }
   heapProfiler.post('HeapProfiler.startSampling', {
     samplingInterval: 1024,
-    includeObjectsCollectedByMinorGC: true,
+    // 'promoted': leave out what a scavenge freed, so that what remains is what outlived the young
+    // generation (promoted, whether a full GC freed it later or not).
+    includeObjectsCollectedByMinorGC: process.env.P11KMS_BENCH_HEAP_KEEP !== 'promoted',
     includeObjectsCollectedByMajorGC: true,
   });
 }

@@ -43,14 +43,16 @@ const { values } = parseArgs({
     /** Measure only: no --cpu-prof, which itself costs CPU. */
     'no-profile': { type: 'boolean', default: false },
     /**
-     * Sample the main thread's allocations over the measured window (freed ones included) instead
-     * of its CPU: bytes per request by origin and by allocating function.
+     * Sample the main thread's allocations over the measured window instead of its CPU: bytes per
+     * request by origin and by allocating function. `all` counts every allocation, freed ones
+     * included; `promoted` only what outlived the young generation (what old-space GC then pays for).
      */
-    heap: { type: 'boolean', default: false },
+    heap: { type: 'string' },
     /** p11kms, or a baseline under the same Encrypt load: noop, floor (committing on its event loop) or floor-thread. */
     server: { type: 'string', default: 'p11kms' },
   },
 });
+if (values.heap !== undefined && !['all', 'promoted'].includes(values.heap)) throw new Error('--heap is all or promoted');
 if (!['p11kms', 'noop', 'floor', 'floor-thread'].includes(values.server!)) throw new Error('--server is p11kms, noop, floor or floor-thread');
 if (values.server !== 'p11kms' && (values.rpc !== 'Encrypt' || values.keys !== '1')) throw new Error(`--server ${values.server} takes --rpc Encrypt with one key`);
 const seconds = Number(values.seconds);
@@ -62,7 +64,7 @@ const probeFile = join(profileDir, 'probe.json');
 const probed = {
   env: {
     P11KMS_BENCH_PROBE: probeFile,
-    ...(values.heap ? { P11KMS_BENCH_HEAP_PROFILE: profileDir } : values.window && !values['no-profile'] ? { P11KMS_BENCH_CPU_PROFILE: profileDir } : {}),
+    ...(values.heap ? { P11KMS_BENCH_HEAP_PROFILE: profileDir, P11KMS_BENCH_HEAP_KEEP: values.heap } : values.window && !values['no-profile'] ? { P11KMS_BENCH_CPU_PROFILE: profileDir } : {}),
   },
   nodeArgs: [
     '--import', resolve('dist/bench/loop-probe.js'),
@@ -266,7 +268,7 @@ function summariseHeap(file: string, root: HeapNode): void {
       .join('\n');
   const origins = [...byOrigin.entries()].sort((a, b) => b[1] - a[1]).map(([name, bytes]) => `${name} ${perRequest(bytes).toFixed(0)}`).join(' | ');
   process.stdout.write(
-    `\n== ${file}: ${perRequest(total).toFixed(0)} bytes allocated per request (sampled, freed ones included)\n` +
+    `\n== ${file}: ${perRequest(total).toFixed(0)} bytes per request (sampled; ${values.heap === 'promoted' ? 'only what outlived the young generation' : 'every allocation, freed ones included'})\n` +
       `-- by origin (B/req): ${origins}\n-- self\n${rows(self)}\n-- inclusive\n${rows(inclusive)}\n`,
   );
 }
