@@ -128,7 +128,7 @@ describe('the audit ledger on PostgreSQL', () => {
     await store.close();
   });
 
-  it('migration 6 keeps the key rows an older schema wrote, without their ARN and account', async () => {
+  it('migration 6 keeps the key rows an older schema wrote; new rows leave ARN and account NULL, old writers still append', async () => {
     const url = await server.createDatabase();
     const keyId = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
     const chain = new ChainBuilder(GENESIS_HEAD);
@@ -154,10 +154,15 @@ describe('the audit ledger on PostgreSQL', () => {
       } finally {
         await store.close();
       }
-      const { rows } = await client.query<{ column_name: string }>(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'ledger_entry_keys' ORDER BY ordinal_position",
+      const { rows } = await client.query<{ seq: string; key_arn: string | null; account: string | null }>(
+        'SELECT seq, key_arn, account FROM ledger_entry_keys ORDER BY seq',
       );
-      expect(rows.map((row) => row.column_name)).toEqual(['key_id', 'seq']);
+      expect(rows.map((row) => [Number(row.seq), row.key_arn === null, row.account])).toEqual([
+        [1, false, '111122223333'], [2, false, '111122223333'], [3, false, '111122223333'], [4, false, '111122223333'],
+        [5, true, null],
+      ]);
+      // A replica still on the version before (rolling upgrade) writes both columns, as it did.
+      await client.query('INSERT INTO ledger_entry_keys (key_id, seq, key_arn, account) VALUES ($1, 6, $2, $3)', [keyId, 'arn:x', '111122223333']);
       await expect(client.query('DELETE FROM ledger_entry_keys WHERE seq = 1')).rejects.toThrow(/append-only/);
     } finally {
       await client.end();

@@ -267,10 +267,12 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
-    name: 'audit ledger: the key index rows hold only the key id and the seq',
-    // As SQLite's migration 6: no query reads these two columns; every append wrote them.
+    name: 'audit ledger: the key index rows need only the key id and the seq',
+    // As SQLite's migration 6: no query reads these two columns, and this version leaves them NULL
+    // (a NULL costs a bit in the row's null bitmap). They are not dropped: in a rolling upgrade the
+    // replicas still running the version before keep appending with them, and must not fail.
     sql: `
-      ALTER TABLE ledger_entry_keys DROP COLUMN key_arn, DROP COLUMN account;
+      ALTER TABLE ledger_entry_keys ALTER COLUMN key_arn DROP NOT NULL, ALTER COLUMN account DROP NOT NULL;
     `,
   },
 ];
