@@ -20,8 +20,25 @@ const heapDir = process.env.P11KMS_BENCH_HEAP_PROFILE;
 if (target) {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   histogram.enable();
-  let profiler: Session | undefined;
-  let windows = 0;
+  const nextWindow = heapDir
+    ? windowedProfiler(heapDir, 'heapprofile', {
+        setup: [['HeapProfiler.enable']],
+        start: ['HeapProfiler.startSampling', {
+          samplingInterval: 1024,
+          // 'promoted': leave out what a scavenge freed, so that what remains is what outlived the
+          // young generation (promoted, whether a full GC freed it later or not).
+          includeObjectsCollectedByMinorGC: process.env.P11KMS_BENCH_HEAP_KEEP !== 'promoted',
+          includeObjectsCollectedByMajorGC: true,
+        }],
+        stop: 'HeapProfiler.stopSampling',
+      })
+    : profileDir
+      ? windowedProfiler(profileDir, 'cpuprofile', {
+          setup: [['Profiler.enable'], ['Profiler.setSamplingInterval', { interval: 200 }]],
+          start: ['Profiler.start'],
+          stop: 'Profiler.stop',
+        })
+      : undefined;
   process.on('SIGUSR2', () => {
     writeFileSync(
       target,
@@ -32,45 +49,30 @@ if (target) {
       }),
     );
     histogram.reset();
-    if (heapDir) {
-      heapWindow(heapDir);
-      return;
-    }
-    if (!profileDir) return;
-    if (profiler) {
-      const window = ++windows;
-      profiler.post('Profiler.stop', (error, result) => {
-        if (!error) writeFileSync(join(profileDir, `window-${window}.cpuprofile`), JSON.stringify(result.profile));
-      });
-    } else {
-      profiler = new Session();
-      profiler.connect();
-      profiler.post('Profiler.enable');
-      profiler.post('Profiler.setSamplingInterval', { interval: 200 });
-    }
-    profiler.post('Profiler.start');
+    nextWindow?.();
   });
 }
 
-let heapProfiler: Session | undefined;
-let heapWindows = 0;
-/** Ends the current allocation window (writing its profile) and starts the next. */
-function heapWindow(dir: string): void {
-  if (heapProfiler) {
-    const window = ++heapWindows;
-    heapProfiler.post('HeapProfiler.stopSampling', (error, result) => {
-      if (!error) writeFileSync(join(dir, `window-${window}.heapprofile`), JSON.stringify(result.profile));
-    });
-  } else {
-    heapProfiler = new Session();
-    heapProfiler.connect();
-    heapProfiler.post('HeapProfiler.enable');
-  }
-  heapProfiler.post('HeapProfiler.startSampling', {
-    samplingInterval: 1024,
-    // 'promoted': leave out what a scavenge freed, so that what remains is what outlived the young
-    // generation (promoted, whether a full GC freed it later or not).
-    includeObjectsCollectedByMinorGC: process.env.P11KMS_BENCH_HEAP_KEEP !== 'promoted',
-    includeObjectsCollectedByMajorGC: true,
-  });
+type Call = [method: string, params?: object];
+
+/**
+ * An inspector profiler run per window: each call ends the current window, writing its profile
+ * to DIR/window-N.EXT, and starts the next (the first call only starts one).
+ */
+function windowedProfiler(dir: string, ext: string, calls: { setup: Call[]; start: Call; stop: string }): () => void {
+  const session = new Session();
+  session.connect();
+  for (const [method, params] of calls.setup) session.post(method, params);
+  let windows = 0;
+  let running = false;
+  return () => {
+    if (running) {
+      const window = ++windows;
+      session.post(calls.stop, (error, result) => {
+        if (!error) writeFileSync(join(dir, `window-${window}.${ext}`), JSON.stringify((result as { profile: unknown }).profile));
+      });
+    }
+    session.post(...calls.start);
+    running = true;
+  };
 }
