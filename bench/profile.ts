@@ -153,7 +153,7 @@ process.stdout.write(`server threads (µs/req): ${byThread.map(([t, us]) => `${t
  * that has one (SQLite's statements count for better-sqlite3, a SHA-256 update for Node's crypto
  * module); the post to a worker thread and the token's native calls are named on their own.
  */
-function origin(node: ProfileNode, parentOf: (node: ProfileNode) => ProfileNode | undefined): string {
+function origin<Node extends Pick<ProfileNode, 'callFrame'>>(node: Node, parentOf: (node: Node) => Node | undefined): string {
   const { functionName, url } = node.callFrame;
   if (functionName === '(garbage collector)') return 'GC';
   if (functionName === '(program)') return 'program';
@@ -179,11 +179,7 @@ for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile
     byId.set(node.id, node);
     for (const child of node.children ?? []) parent.set(child, node.id);
   }
-  const label = (node: ProfileNode) => {
-    const { functionName, url, lineNumber } = node.callFrame;
-    const where = url.replace(/^.*\/node_modules\//, '~/').replace(/^.*\/dist\//, '').replace(/^node:/, 'node:');
-    return `${functionName || '(anonymous)'} ${where}${url ? `:${lineNumber + 1}` : ''}`;
-  };
+  const label = (node: ProfileNode) => frameLabel(node.callFrame);
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
   const byOrigin = new Map<string, number>();
@@ -221,6 +217,12 @@ for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile
       `-- self by origin (µs/req): ${origins}\n-- self\n${rows(self)}\n-- inclusive\n${rows(inclusive)}\n`,
   );
 }
+/** `function file:line`, with node_modules and dist shortened. */
+function frameLabel({ functionName, url, lineNumber }: ProfileNode['callFrame']): string {
+  const where = url.replace(/^.*\/node_modules\//, '~/').replace(/^.*\/dist\//, '');
+  return `${functionName || '(anonymous)'} ${where}${url ? `:${lineNumber + 1}` : ''}`;
+}
+
 interface HeapNode {
   callFrame: ProfileNode['callFrame'];
   selfSize: number;
@@ -233,24 +235,13 @@ function summariseHeap(file: string, root: HeapNode): void {
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
   const byOrigin = new Map<string, number>();
-  const asProfileNode = (node: HeapNode): ProfileNode => ({ id: 0, callFrame: node.callFrame });
-  const nodes = new Map<ProfileNode, HeapNode>();
-  const wrap = (node: HeapNode) => {
-    const wrapped = asProfileNode(node);
-    nodes.set(wrapped, node);
-    return wrapped;
-  };
   let total = 0;
   const walk = (node: HeapNode, path: string[]) => {
-    const { functionName, url, lineNumber } = node.callFrame;
-    const name = `${functionName || '(anonymous)'} ${url.replace(/^.*\/node_modules\//, '~/').replace(/^.*\/dist\//, '')}${url ? `:${lineNumber + 1}` : ''}`;
+    const name = frameLabel(node.callFrame);
     if (node.selfSize > 0) {
       total += node.selfSize;
       self.set(name, (self.get(name) ?? 0) + node.selfSize);
-      const from = origin(wrap(node), (child) => {
-        const up = parentOf.get(nodes.get(child)!);
-        return up ? wrap(up) : undefined;
-      });
+      const from = origin(node, (child) => parentOf.get(child));
       byOrigin.set(from, (byOrigin.get(from) ?? 0) + node.selfSize);
       for (const frame of new Set([...path, name])) inclusive.set(frame, (inclusive.get(frame) ?? 0) + node.selfSize);
     }
