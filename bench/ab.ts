@@ -1,15 +1,18 @@
 /**
- * `node dist/bench/ab.js --a DIR [--rounds 7 --seconds 6 --rpc Encrypt --concurrency 64]`: is a change
- * faster? Build A is another build's dist directory (e.g. `cp -r dist dist/ab-a` before the change,
- * then `npm run build`); B is this build. Both servers run side by side, each on its own data dir
- * and token, and the same load runs against A, B and the no-op server in turns, the order rotating
- * every round, so that the drift of a shared machine falls on all three alike. Per round it takes
- * B / A of throughput and of server CPU per request; the medians of those ratios are the answer.
- * The spread of the per-round ratios says how far to trust it: on this machine a single 8 s cell
- * swings by ±20 %, while the median of 7 paired rounds moves by a few percent.
+ * `npm run bench:ab -- --a DIR [--rounds 7 --seconds 6 --rpc Encrypt --concurrency 64]`: is a change
+ * faster? Build A is another build's dist directory, e.g. of a worktree at the commit before:
+ * `git worktree add dist/ab-a-src <rev>`, then `npm run gen` and `npx tsc -p tsconfig.json` in it
+ * (under dist/ it finds this checkout's node_modules); B is this build. Both servers run side by
+ * side, each on its own data dir and token, and the same load runs against A, B and the no-op
+ * server in turns, the order rotating every round, so that the drift of a shared machine falls on
+ * all three alike. Per round it takes B / A of throughput, of server CPU per request, and of the
+ * event loop's and the other threads' CPU; the medians of those ratios are the answer, and the
+ * per-round ratios say how far to trust it. On this machine single rounds swing by ±20 %, and
+ * three runs of one pair of builds (7–9 rounds each) gave CPU medians of 0.92, 1.03 and 1.03:
+ * only a difference well beyond ~10 % stands out.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadOnce, middle, startBenchService, startNoopServer, threadTicks, ticksToMicroseconds, wire } from './harness.js';
 
@@ -102,7 +105,7 @@ const loopRatios = per((m) => m.loopUs);
 const otherRatios = per((m) => m.othersUs);
 process.stdout.write(
   [
-    `A/B: ${values.rpc} at ${concurrency} in flight, ${rounds} rounds in turns of ${seconds}s; A = ${values.a}, B = ${join('dist')}`,
+    `A/B: ${values.rpc} at ${concurrency} in flight, ${rounds} rounds in turns of ${seconds}s; A = ${values.a}, B = dist`,
     '',
     '| server | req/s | server CPU µs/req | event loop µs/req | other threads µs/req | / noop req/s | / noop CPU |',
     '|---|---|---|---|---|---|---|',
