@@ -14,7 +14,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadOnce, middle, startBenchService, startNoopServer, threadTicks, ticksToMicroseconds, wire } from './harness.js';
+import { loadOnce, median, startBenchService, startNoopServer, threadTicks, ticksToMicroseconds, wire } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -91,7 +91,6 @@ try {
   }
 }
 
-const median = (numbers: readonly number[]) => middle(numbers, (n) => n);
 const per = (pick: (m: Measured) => number) =>
   measured.B!.map((m, round) => pick(m) / pick(measured.A![round]!));
 const row = (label: string) => {

@@ -21,7 +21,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { type BenchProcess, loadOnce, middle, startBenchService, startFloorServer, startNoopServer, wire } from './harness.js';
+import { type BenchProcess, loadOnce, median, startBenchService, startFloorServer, startNoopServer, wire } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -69,7 +69,6 @@ for (const server of [...noops, floor, floorThread]) await server.stop();
 await service.stop();
 rmSync(service.dataDir, { recursive: true, force: true });
 
-const median = (numbers: readonly number[]): number => middle(numbers, (n) => n);
 const base = measured[cells[1]!.label]!;
 /** Per cell: the median over rounds of its throughput over the plain no-op server's in the same round. */
 const ratio = (label: string) => median(measured[label]!.map((m, round) => m.rps / base[round]!.rps));

@@ -59,6 +59,9 @@ export function ticksToMicroseconds(ticks: number): number {
 export const middle = <T>(values: readonly T[], of: (value: T) => number): T =>
   [...values].sort((a, b) => of(a) - of(b))[values.length >> 1]!;
 
+/** The median of an odd count of numbers. */
+export const median = (numbers: readonly number[]): number => middle(numbers, (n) => n);
+
 /** A bench server in its own process: its address once it listens, and a stop that waits for its exit. */
 export interface BenchProcess {
   readonly process: ChildProcess;

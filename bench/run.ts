@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadOnce, middle, startBenchProcess, startBenchService, startFloorServer, startNoopServer, wire } from './harness.js';
+import { loadOnce, median, middle, startBenchProcess, startBenchService, startFloorServer, startNoopServer, wire } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 2 : 5;
@@ -227,7 +227,7 @@ async function main(): Promise<void> {
   const targetRounds: Record<string, number[]> = {};
   for (const [name, a, b, of] of inTurnsTargets) if (a && b) targetRounds[name] = a.map((row, i) => of(row) / of(b[i]!));
   const targets: Record<string, number | undefined> = {
-    ...Object.fromEntries(inTurnsTargets.map(([name]) => [name, targetRounds[name] && middle(targetRounds[name], (ratio) => ratio)])),
+    ...Object.fromEntries(inTurnsTargets.map(([name]) => [name, targetRounds[name] && median(targetRounds[name])])),
     'RSA Sign@16 / raw async (target ≥ 0.80)': sign16?.ratio,
     [`RSA Sign@16 / raw async: the most ${cpus().length} cores allow (raw + client + noop server CPU per request)`]: rsaCeiling,
     'worst loop p99 ms (target ≤ 5)': Math.max(...rows.filter((r) => !r.operation.startsWith('noop')).map((r) => r.loopP99Ms ?? 0)),
