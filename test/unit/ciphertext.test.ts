@@ -50,6 +50,25 @@ describe('ciphertext blob', () => {
     expect(decoded.ciphertextAndTag.equals(original.ciphertextAndTag)).toBe(true);
   });
 
+  it('writes the ids of each blob, however often a version seals and whichever key names it', () => {
+    const first = sealed(16);
+    const blob = encodeCiphertext(first);
+    blob.fill(0, 0, HEADER_BYTES); // a caller scribbling on its blob changes no later blob
+    const again = encodeCiphertext({ ...first, iv: randomBytes(GCM_IV_BYTES) });
+    expect(decodeCiphertext(again).keyId).toBe(first.keyId);
+    expect(decodeCiphertext(again).keyVersionId).toBe(first.keyVersionId);
+    // The same version id under another key id (never made by CreateKey, but the blob must say so).
+    const other = encodeCiphertext({ ...first, keyId: randomUUID() });
+    expect(decodeCiphertext(other).keyId).not.toBe(first.keyId);
+    expect(decodeCiphertext(other).keyVersionId).toBe(first.keyVersionId);
+    expect(decodeCiphertext(encodeCiphertext(first)).keyId).toBe(first.keyId);
+  });
+
+  it('refuses to encode ids that are not UUIDs', () => {
+    expect(() => encodeCiphertext({ ...sealed(1), keyId: 'not-a-uuid' })).toThrow(RangeError);
+    expect(() => encodeCiphertext({ ...sealed(1), keyVersionId: 'alias/x' })).toThrow(RangeError);
+  });
+
   it('round-trips an empty plaintext, the shortest valid blob', () => {
     const original = sealed(0);
     const blob = encodeCiphertext(original);
