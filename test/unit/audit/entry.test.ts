@@ -148,7 +148,7 @@ describe('entryFromEvent', () => {
 
   it('refuses values JSON would silently change', () => {
     const bad: unknown[] = [NaN, Infinity, 1n, () => 1, Symbol('s'), new Map([[1, 2]]), new Set([1]), new Date(NaN)];
-    bad.push('lone \ud800 surrogate', 'lone \udc00 surrogate');
+    bad.push('lone \ud800 surrogate', 'lone \udc00 surrogate', 'a pair reversed \udc00\ud800', 'high at the end \ud83d');
     for (const value of bad) expect(() => toJsonValue({ value }, 'parameters'), String(value)).toThrow(TypeError);
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
