@@ -140,6 +140,12 @@ describe('grants', () => {
     await rejectsWith(h.call(ops.decrypt, { ciphertextBlob: other.ciphertextBlob, encryptionContext: { app: 'hr' } }, USER3), 'AccessDeniedException');
     await rejectsWith(h.call(ops.encrypt, { keyId: key.keyId, plaintext: Buffer.from('x'), encryptionContext: { app: 'billing' } }, USER3), 'AccessDeniedException');
     await rejectsWith(h.call(ops.decrypt, { ciphertextBlob: sealed.ciphertextBlob, encryptionContext: { app: 'billing' }, grantTokens: ['not-a-token'] }, USER3), 'InvalidGrantTokenException');
+    // An empty token is a token, and checked; an empty list checks nothing; more than 10 are refused.
+    await rejectsWith(h.call(ops.decrypt, { ciphertextBlob: sealed.ciphertextBlob, encryptionContext: { app: 'billing' }, grantTokens: [''] }, USER3), 'InvalidGrantTokenException');
+    const untokened = await h.call(ops.decrypt, { ciphertextBlob: sealed.ciphertextBlob, encryptionContext: { app: 'billing' }, grantTokens: [] }, USER3);
+    expect(untokened.plaintext.toString()).toBe('for user3');
+    const eleven = Array.from({ length: 11 }, () => grant.grantToken);
+    await rejectsWith(h.call(ops.decrypt, { ciphertextBlob: sealed.ciphertextBlob, encryptionContext: { app: 'billing' }, grantTokens: eleven }, USER3), 'ValidationException');
 
     // Idempotent by name; listed; retired by its retiring principal without any policy allowing it.
     const again = await h.call(ops.createGrant, { keyId: key.keyId, granteePrincipal: USER3, retiringPrincipal: USER1, operations: ['Decrypt'], constraints: { encryptionContextEquals: { app: 'billing' } }, name: 'billing-reader' });
