@@ -83,6 +83,7 @@ export async function startBenchProcess(
   });
   const exited = new Promise((r) => child.once('exit', r));
   const address = (await waitForLine(child, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
+  keepOutput(child, process.env.P11KMS_BENCH_BASELINE_LOG);
   return {
     process: child, pid: child.pid!, address,
     async stop() {
@@ -116,6 +117,16 @@ export function startFloorServer(
 ): Promise<BenchProcess> {
   const args = [service.admin.ca, join(service.pki, 'server.pem'), join(service.pki, 'server.key'), join(service.dataDir, 'pin'), join(service.dataDir, `floor-ledger-${mode}.db`), mode];
   return startBenchProcess('floor-server.js', args, { nodeArgs: options.nodeArgs, env: { ...options.env, SOFTHSM2_CONF: join(service.dataDir, 'softhsm2.conf') } });
+}
+
+/**
+ * After its address line, a server's stdout goes to `log` ($P11KMS_BENCH_SERVER_LOG for p11kms,
+ * $P11KMS_BENCH_BASELINE_LOG for a baseline: e.g. its --trace-gc-nvp lines), or is dropped.
+ */
+function keepOutput(child: ChildProcess, log: string | undefined): void {
+  child.stdout!.removeAllListeners('data');
+  if (log) child.stdout!.pipe(createWriteStream(log));
+  else child.stdout!.resume();
 }
 
 export async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
@@ -188,10 +199,7 @@ export async function startBenchService(options: { nodeArgs?: string[]; env?: Re
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const address = (await waitForLine(server, /"address":"(127\.0\.0\.1:\d+)"/))[1]!;
-  // $P11KMS_BENCH_SERVER_LOG keeps the server's output (e.g. with --trace-gc); otherwise it is dropped.
-  const log = process.env.P11KMS_BENCH_SERVER_LOG;
-  if (log) server.stdout!.pipe(createWriteStream(log));
-  else server.stdout!.resume();
+  keepOutput(server, process.env.P11KMS_BENCH_SERVER_LOG);
 
   const definition = protoLoader.loadSync('p11kms/v1/kms.proto', { keepCase: true, longs: String, enums: String, defaults: false, arrays: true, objects: true, includeDirs: [resolve('proto')] });
   const Client = (grpc.loadPackageDefinition(definition) as any).p11kms.v1.KeyManagementService;
