@@ -6,7 +6,6 @@ export type JsonValue = null | boolean | number | string | readonly JsonValue[] 
 /** Deeper nesting than any operation records; also how a cyclic object is caught. */
 const MAX_DEPTH = 32;
 
-
 /**
  * RFC 8785 (JSON Canonicalization Scheme) text of a JSON value: keys sorted by UTF-16 code units
  * (§3.2.3), numbers in ECMAScript shortest form (§3.2.2.3), minimal string escapes (§3.2.2.2).

@@ -42,11 +42,6 @@ interface Identity {
   readonly viaService: string | undefined;
 }
 
-/** Most requests carry no grant tokens, and then no check (and no promise) is made. */
-interface GrantTokenRequest {
-  readonly grantTokens?: readonly string[];
-}
-
 interface ResolvedKey {
   readonly key: KeyRecord;
   /** The alias the caller named the key by (kms:RequestAlias). */
@@ -92,7 +87,9 @@ export class Pipeline {
       const keys: Record<string, KeyRecord> = {};
       for (const [name] of requirements) keys[name] = resolved[name]!.key;
       const own = (await operation.conditions?.(request, keys, this.deps.services.store)) ?? {};
-      if ((request as GrantTokenRequest).grantTokens?.length) await this.checkGrantTokens(request as GrantTokenRequest);
+      const grantTokens = (request as { grantTokens?: readonly string[] }).grantTokens;
+      // Most requests carry none, and then there is nothing (and no promise) to wait for.
+      if (grantTokens?.length) await this.checkGrantTokens(grantTokens);
       const conditions: ConditionKeys = Object.assign(
         callerConditions({
           principal: identity.principal,
@@ -223,8 +220,7 @@ export class Pipeline {
    * AWS KMS GrantTokens: up to 10, each naming a grant. Grants here take effect at once, so a token
    * only has to be one this service issued for a grant that still exists.
    */
-  private async checkGrantTokens(request: GrantTokenRequest): Promise<void> {
-    const tokens = request.grantTokens ?? [];
+  private async checkGrantTokens(tokens: readonly string[]): Promise<void> {
     if (tokens.length > 10) throw new KmsError('ValidationException', 'GrantTokens may hold at most 10 tokens.');
     for (const token of tokens) {
       if (token.length === 0 || token.length > 8192 || !(await this.deps.services.store.getGrantByToken(token))) {
