@@ -14,7 +14,9 @@
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadOnce, median, startBenchService, startNoopServer, threadTicks, ticksToMicroseconds, wire } from './harness.js';
+import {
+  type BenchProcess, type BenchService, loadOnce, median, startBenchService, startNoopServer, threadTicks, ticksToMicroseconds, wire,
+} from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,13 +35,10 @@ const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 if (!['Encrypt', 'Decrypt', 'GenerateDataKey'].includes(values.rpc!)) throw new Error('--rpc is Encrypt, Decrypt or GenerateDataKey');
 
-const a = await startBenchService({ cli: programA });
-const b = await startBenchService();
-const noop = await startNoopServer(b);
 const context = { app: 'bench' };
 const plaintext = Buffer.alloc(1024, 42);
 /** The request for one service: its own key, and for Decrypt a ciphertext it made. */
-async function requestFor(service: typeof a): Promise<unknown> {
+async function requestFor(service: BenchService): Promise<unknown> {
   const key = await service.createKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
   if (values.rpc === 'GenerateDataKey') return wire({ key_id: key, key_spec: 'DATA_KEY_SPEC_AES_256', encryption_context: context });
   const encrypt = { key_id: key, plaintext, encryption_context: context };
@@ -47,12 +46,6 @@ async function requestFor(service: typeof a): Promise<unknown> {
   const sealed = (await service.call('Encrypt', encrypt)).ciphertext_blob as Buffer;
   return wire({ ciphertext_blob: sealed, encryption_context: context });
 }
-const cells = [
-  { label: 'A', pid: a.server.pid!, address: a.address, credentials: a.developer, request: await requestFor(a) },
-  { label: 'B', pid: b.server.pid!, address: b.address, credentials: b.developer, request: await requestFor(b) },
-  // The no-op server (B's PKI) takes any request of the same size; it shows how the machine drifted.
-  { label: 'noop', pid: noop.pid, address: noop.address, credentials: b.developer, request: wire({ key_id: 'x', plaintext, encryption_context: context }) },
-];
 
 interface Measured {
   rps: number;
@@ -62,7 +55,21 @@ interface Measured {
   othersUs: number;
 }
 const measured: Record<string, Measured[]> = { A: [], B: [], noop: [] };
+// Whatever fails, from the first server's start to the last round, every server started is stopped.
+const services: BenchService[] = [];
+let noop: BenchProcess | undefined;
 try {
+  const a = await startBenchService({ cli: programA });
+  services.push(a);
+  const b = await startBenchService();
+  services.push(b);
+  noop = await startNoopServer(b);
+  const cells = [
+    { label: 'A', pid: a.server.pid!, address: a.address, credentials: a.developer, request: await requestFor(a) },
+    { label: 'B', pid: b.server.pid!, address: b.address, credentials: b.developer, request: await requestFor(b) },
+    // The no-op server (B's PKI) takes any request of the same size; it shows how the machine drifted.
+    { label: 'noop', pid: noop.pid, address: noop.address, credentials: b.developer, request: wire({ key_id: 'x', plaintext, encryption_context: context }) },
+  ];
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < cells.length; i++) {
       const cell = cells[(round + i) % cells.length]!;
@@ -84,8 +91,8 @@ try {
     }
   }
 } finally {
-  await noop.stop();
-  for (const service of [a, b]) {
+  await noop?.stop();
+  for (const service of services) {
     await service.stop();
     rmSync(service.dataDir, { recursive: true, force: true });
   }
