@@ -111,20 +111,13 @@ const machine = () => {
 };
 // Over several keys, every request goes twice before anything is measured, as in `npm run bench`:
 // the window then sees the steady state (working copies made), not the first uses of each key.
-if (load.length > 1) {
-  await loadOnce({
-    address: target.address, ...service.developer, rpc: values.rpc!, requests: load.map(wire),
-    concurrency: Number(values.concurrency), seconds: 1, warmupSeconds: 0, warmupRequests: 2 * load.length,
-  });
-}
+const job = { address: target.address, ...service.developer, rpc: values.rpc!, requests: load.map(wire), concurrency: Number(values.concurrency) };
+if (load.length > 1) await loadOnce({ ...job, seconds: 1, warmupSeconds: 0, warmupRequests: 2 * load.length });
 const machineBefore = machine();
 process.kill(target.pid, 'SIGUSR2'); // a fresh event-loop delay window
 const before = cpuTicks(target.pid);
 const threadsBefore = threadTicks(target.pid);
-const result = await loadOnce({
-  address: target.address, ...service.developer, rpc: values.rpc!, requests: load.map(wire),
-  concurrency: Number(values.concurrency), seconds, warmupSeconds: 1,
-});
+const result = await loadOnce({ ...job, seconds, warmupSeconds: 1 });
 const cpuUs = ticksToMicroseconds(cpuTicks(target.pid) - before);
 const machineAfter = machine();
 const threadsAfter = threadTicks(target.pid);
