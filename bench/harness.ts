@@ -105,6 +105,15 @@ export function startNoopServer(
   return startBenchProcess('noop-server.js', args, options);
 }
 
+/** bench/floor-full-server.ts on the bench service's token and TLS files, with BENCH_POLICY. */
+export function startFullFloorServer(
+  service: Pick<BenchService, 'admin' | 'pki' | 'dataDir'>,
+  options: { nodeArgs?: string[]; env?: Record<string, string> } = {},
+): Promise<BenchProcess> {
+  const args = [service.admin.ca, join(service.pki, 'server.pem'), join(service.pki, 'server.key'), join(service.dataDir, 'pin'), join(service.dataDir, 'floor-full.db'), BENCH_POLICY];
+  return startBenchProcess('floor-full-server.js', args, { nodeArgs: options.nodeArgs, env: { ...options.env, SOFTHSM2_CONF: join(service.dataDir, 'softhsm2.conf') } });
+}
+
 /**
  * bench/floor-server.ts on the bench service's token (a session key of its own) and TLS files, with
  * its ledger file in the data dir, committing on the event loop or on a thread; `nodeArgs` and

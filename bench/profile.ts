@@ -5,14 +5,15 @@
  * generator, stops it, and prints per thread the busy share, its self time by origin (p11kms's own
  * code, gRPC, Node's internals, the token, SQLite, GC…) and the functions with the most self and
  * inclusive time. The .cpuprofile files are kept (open them in Chrome DevTools for a flame graph).
- * `--server noop`, `--server floor` or `--server floor-thread` profiles a baseline (bench/noop-server.ts, floor-server.ts)
- * under the same Encrypt load instead, so that the two can be set side by side.
+ * `--server noop`, `--server floor`, `--server floor-thread` or `--server floor-full` profiles a
+ * baseline (bench/noop-server.ts, floor-server.ts, floor-full-server.ts) under the same Encrypt load
+ * instead, so that the two can be set side by side.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuTicks, loadOnce, startBenchService, startFloorServer, startNoopServer, threadTicks, ticksToMicroseconds, wire } from './harness.js';
+import { cpuTicks, loadOnce, startBenchService, startFloorServer, startFullFloorServer, startNoopServer, threadTicks, ticksToMicroseconds, wire } from './harness.js';
 
 interface ProfileNode {
   id: number;
@@ -48,12 +49,12 @@ const { values } = parseArgs({
      * included; `promoted` only what outlived the young generation (what old-space GC then pays for).
      */
     heap: { type: 'string' },
-    /** p11kms, or a baseline under the same Encrypt load: noop, floor (committing on its event loop) or floor-thread. */
+    /** p11kms, or a baseline under the same Encrypt load: noop, floor (committing on its event loop), floor-thread or floor-full. */
     server: { type: 'string', default: 'p11kms' },
   },
 });
 if (values.heap !== undefined && !['all', 'promoted'].includes(values.heap)) throw new Error('--heap is all or promoted');
-if (!['p11kms', 'noop', 'floor', 'floor-thread'].includes(values.server!)) throw new Error('--server is p11kms, noop, floor or floor-thread');
+if (!['p11kms', 'noop', 'floor', 'floor-thread', 'floor-full'].includes(values.server!)) throw new Error('--server is p11kms, noop, floor, floor-thread or floor-full');
 if (values.server !== 'p11kms' && (values.rpc !== 'Encrypt' || values.keys !== '1')) throw new Error(`--server ${values.server} takes --rpc Encrypt with one key`);
 const seconds = Number(values.seconds);
 const top = Number(values.top);
@@ -76,6 +77,8 @@ const service = await startBenchService(values.server === 'p11kms' ? probed : {}
 const baseline =
   values.server === 'noop'
     ? await startNoopServer(service, probed)
+    : values.server === 'floor-full'
+      ? await startFullFloorServer(service, probed)
     : values.server.startsWith('floor')
       ? await startFloorServer(service, values.server === 'floor' ? 'loop' : 'thread', probed)
       : undefined;

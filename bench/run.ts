@@ -6,13 +6,17 @@
  * from the same run: a no-op gRPC server with the same TLS and message sizes (bench/noop-server.ts),
  * raw pkcs11js on the same token (bench/raw-token.ts), and the floor server (bench/floor-server.ts):
  * the no-op server plus only the token call and a durable chained append per Encrypt, the least
- * any server keeping custody and audit before answer does. Prints a table and writes JSON.
+ * any server keeping custody and audit before answer does; and the full floor
+ * (bench/floor-full-server.ts): the floor plus the rest of what the issues require per Encrypt
+ * (caller, validation, policy decision, encryption context, blob, full audit entry through the
+ * ledger and its indexes, request id), in straight-line code, with p11kms's own functions. Prints
+ * a table and writes JSON.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadOnce, median, middle, startBenchProcess, startBenchService, startFloorServer, startNoopServer, wire } from './harness.js';
+import { loadOnce, median, middle, startBenchProcess, startBenchService, startFloorServer, startFullFloorServer, startNoopServer, wire } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 2 : 5;
@@ -21,6 +25,8 @@ const CONCURRENCY = quick ? [16] : [1, 16, 64];
 const SCALE_KEYS = quick ? 200 : 10_000;
 /** How often each pair of cells behind a target is measured in turns (odd: the median is one round). */
 const ROUNDS = quick ? 3 : 5;
+/** The full floor server's cell (bench/floor-full-server.ts). */
+const FULL_FLOOR = "full floor Encrypt (what the issues require, straight-line, with p11kms's own code), in turns";
 
 interface Row {
   operation: string;
@@ -139,14 +145,17 @@ async function main(): Promise<void> {
   const withoutLedger = await startBenchProcess('server-without-ledger.js', ['--data-dir', dataDir, '--listen', '127.0.0.1:0']);
   const one = encryptWith([symmetric]);
   const floor = await startFloorServer(service);
+  const fullFloor = await startFullFloorServer(service);
   const pairCells = await inTurns([
-    ['Encrypt 1 KiB, in turns with the next three rows', kms, one],
+    ['Encrypt 1 KiB, in turns with the next four rows', kms, one],
     ['Encrypt 1 KiB, bench-only server without the ledger', withoutLedger, one],
     ['noop Encrypt, in turns', noopServer, one],
     ['floor Encrypt (the token call and a durable chained append only), in turns', floor, one],
+    [FULL_FLOOR, fullFloor, one],
   ]);
   await withoutLedger.stop();
   await floor.stop();
+  await fullFloor.stop();
 
   // Scale: the same Encrypt load over 10 keys and over SCALE_KEYS keys. Last, because the keys'
   // working copies are remade in the background for a minute or two after they were last used.
@@ -219,16 +228,20 @@ async function main(): Promise<void> {
     ? rawCpu[rawRsa] + sign16.clientCpuUsPerRequest + noop16.cpuUsPerRequest
     : undefined;
   const rsaCeiling = rsaFloorUs && raw[rawRsa] ? (cpus().length * 1e6) / rsaFloorUs / raw[rawRsa] : undefined;
-  const pairOn = pairCells['Encrypt 1 KiB, in turns with the next three rows'];
+  const pairOn = pairCells['Encrypt 1 KiB, in turns with the next four rows'];
   const ledgerOff = pairCells['Encrypt 1 KiB, bench-only server without the ledger'];
   const noopInTurns = pairCells['noop Encrypt, in turns'];
   const floorInTurns = pairCells['floor Encrypt (the token call and a durable chained append only), in turns'];
+  const fullFloorInTurns = pairCells[FULL_FLOOR];
   const inTurnsTargets: Array<readonly [string, Row[] | undefined, Row[] | undefined, (row: Row) => number]> = [
     ['Encrypt@64 / noop@64, in turns (target ≥ 0.80)', pairOn, noopInTurns, (row) => row.rps],
     ['floor Encrypt@64 / noop@64, in turns: the most custody and audit before answer allow here', floorInTurns, noopInTurns, (row) => row.rps],
     ['Encrypt@64 / floor Encrypt@64, in turns', pairOn, floorInTurns, (row) => row.rps],
     ['Encrypt@64 CPU / noop CPU, in turns (target ≤ 2)', pairOn, noopInTurns, (row) => row.cpuUsPerRequest],
     ['floor Encrypt@64 CPU / noop CPU, in turns', floorInTurns, noopInTurns, (row) => row.cpuUsPerRequest],
+    ['full floor Encrypt@64 CPU / noop CPU, in turns: what the required work alone costs', fullFloorInTurns, noopInTurns, (row) => row.cpuUsPerRequest],
+    ['Encrypt@64 CPU / full floor CPU, in turns: what p11kms adds to the required work', pairOn, fullFloorInTurns, (row) => row.cpuUsPerRequest],
+    ['full floor Encrypt@64 / noop@64, in turns', fullFloorInTurns, noopInTurns, (row) => row.rps],
     ['Encrypt@64, ledger on / bench-only server without it, in turns (target ≥ 0.90)', pairOn, ledgerOff, (row) => row.rps],
     [`${SCALE_KEYS} keys / 10 keys, in turns (target ≥ 0.95)`, scaleMany, scale10, (row) => row.rps],
   ];
