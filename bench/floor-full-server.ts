@@ -18,11 +18,8 @@
  * naming the token's configuration, prints {"address": "127.0.0.1:PORT"} once it listens.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
-import pkcs11js from 'pkcs11js';
-import { RandomIvPool } from '../src/adapters/pkcs11/random-iv-pool.js';
 import { SqliteLedgerStore } from '../src/adapters/sql/sqlite-ledger.js';
 import { Ledger } from '../src/audit/ledger.js';
 import { encodeCiphertext } from '../src/domain/ciphertext.js';
@@ -39,20 +36,11 @@ import { authorizeKmsRequest, parsePolicy } from '../src/policy/index.js';
 import { REQUEST_ID_TRAILER } from '../src/transport/grpc/errors.js';
 import { uriSans } from '../src/transport/grpc/server.js';
 import { serveBaseline } from './baseline-grpc.js';
+import { FloorToken } from './floor-token.js';
 
 const [ca, cert, tlsKey, pinFile, dbPath, policyText] = process.argv.slice(2) as [string, string, string, string, string, string];
 
-const p11 = new pkcs11js.PKCS11();
-p11.load('/usr/lib/softhsm/libsofthsm2.so');
-p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
-const slot = p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trim() === 'p11kms')!;
-const session = p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
-p11.C_Login(session, pkcs11js.CKU_USER, readFileSync(pinFile, 'utf8').trim());
-const aes = p11.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
-  { type: pkcs11js.CKA_VALUE_LEN, value: 32 }, { type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_SENSITIVE, value: true },
-  { type: pkcs11js.CKA_EXTRACTABLE, value: false }, { type: pkcs11js.CKA_ENCRYPT, value: true },
-]);
-const ivs = new RandomIvPool();
+const token = new FloorToken(pinFile);
 
 /**
  * To measure what each part costs, P11KMS_BENCH_FLOOR_SKIP may name parts to leave out (comma
@@ -125,11 +113,7 @@ const handlers: grpc.UntypedServiceImplementation = {
       parseKeyReference(request.key_id, 'KeyId');
       decision = authorize(caller, caller.account ?? ACCOUNT, sourceAddress, context);
       if (!decision.allowed) throw new KmsError('AccessDeniedException', 'not allowed');
-      const iv = ivs.next();
-      const gcm = { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv, aad: canonicalEncryptionContext(context), ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams;
-      p11.C_EncryptInit(session, { mechanism: pkcs11js.CKM_AES_GCM, parameter: gcm }, aes);
-      const sealed = p11.C_Encrypt(session, request.plaintext!, Buffer.allocUnsafe(request.plaintext!.length + 16));
-      blob = encodeCiphertext({ keyId, keyVersionId: key.currentVersionId, iv, ciphertextAndTag: sealed });
+      blob = encodeCiphertext({ keyId, keyVersionId: key.currentVersionId, ...token.encrypt(request.plaintext!, canonicalEncryptionContext(context)) });
     } catch (error) {
       outcome = isKmsError(error) ? error.name : 'KMSInternalException';
     }
@@ -152,8 +136,5 @@ const handlers: grpc.UntypedServiceImplementation = {
   },
 };
 serveBaseline(handlers, { ca, cert, key: tlsKey }, () => {
-  void ledger.close().then(() => ledgerStore.close()).finally(() => {
-    p11.C_CloseSession(session);
-    p11.C_Finalize();
-  });
+  void ledger.close().then(() => ledgerStore.close()).finally(() => token.close());
 });

@@ -23,28 +23,16 @@
  * token's configuration, prints {"address": "127.0.0.1:PORT"} once it listens. It creates DB.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type * as grpc from '@grpc/grpc-js';
-import pkcs11js from 'pkcs11js';
-import { RandomIvPool } from '../src/adapters/pkcs11/random-iv-pool.js';
 import { BASELINE_KEY_ARN as keyArn, serveBaseline } from './baseline-grpc.js';
+import { FloorToken } from './floor-token.js';
 
 const [ca, cert, key, pinFile, dbPath, mode = 'loop'] = process.argv.slice(2) as [string, string, string, string, string, string?];
 if (mode !== 'loop' && mode !== 'thread') throw new Error('MODE is loop or thread');
 
-const p11 = new pkcs11js.PKCS11();
-p11.load('/usr/lib/softhsm/libsofthsm2.so');
-p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
-const slot = p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trim() === 'p11kms')!;
-const session = p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
-p11.C_Login(session, pkcs11js.CKU_USER, readFileSync(pinFile, 'utf8').trim());
-const aes = p11.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
-  { type: pkcs11js.CKA_VALUE_LEN, value: 32 }, { type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_SENSITIVE, value: true },
-  { type: pkcs11js.CKA_EXTRACTABLE, value: false }, { type: pkcs11js.CKA_ENCRYPT, value: true },
-]);
-const ivs = new RandomIvPool(); // as p11kms draws its IVs
+const token = new FloorToken(pinFile);
 const noAad = Buffer.alloc(0);
 // p11kms's blob for 1 KiB is 1,085 bytes: a 33-byte header, the 12-byte IV, ciphertext and tag.
 const header = Buffer.alloc(33, 1);
@@ -118,10 +106,8 @@ writer?.on('message', () => {
 
 const handlers: grpc.UntypedServiceImplementation = {
   Encrypt: (call: grpc.ServerUnaryCall<{ plaintext: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-    const iv = ivs.next();
-    p11.C_EncryptInit(session, { mechanism: pkcs11js.CKM_AES_GCM, parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv, aad: noAad, ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams }, aes);
-    const sealed = p11.C_Encrypt(session, call.request.plaintext, Buffer.allocUnsafe(call.request.plaintext.length + 16));
-    const blob = Buffer.concat([header, iv, sealed]);
+    const { iv, ciphertextAndTag } = token.encrypt(call.request.plaintext, noAad);
+    const blob = Buffer.concat([header, iv, ciphertextAndTag]);
     const seq = nextSeq++;
     const entry = JSON.stringify({ seq, time: Date.now(), requestId: randomUUID(), operation: 'Encrypt', keyArn });
     queued.push({ seq, entry, answer: () => callback(null, { ciphertext_blob: blob, key_id: keyArn, encryption_algorithm: 'ENCRYPTION_ALGORITHM_SPEC_SYMMETRIC_DEFAULT' }) });
@@ -130,6 +116,5 @@ const handlers: grpc.UntypedServiceImplementation = {
 };
 serveBaseline(handlers, { ca, cert, key }, () => {
   void writer?.terminate();
-  p11.C_CloseSession(session);
-  p11.C_Finalize();
+  token.close();
 });
