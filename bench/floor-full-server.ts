@@ -2,7 +2,7 @@
  * The full floor: the floor server (floor-server.ts) plus, for every Encrypt, the rest of what the
  * issues require of p11kms's answer — done with p11kms's own code, in straight-line synchronous
  * code, without the pipeline, the metadata store, admission turns or the token's turn batches:
- *  - the caller: the client certificate's URI SAN, parsed to a principal once per connection;
+ *  - the caller: the client certificate's URI SANs, read once per connection as p11kms reads them;
  *  - validation of the plaintext and the encryption context, and the key record (one, in memory);
  *  - the AWS condition keys of the caller, the key and the encryption context, and the decision
  *    of src/policy (authorizeKmsRequest) over the bench's key policy, compiled once;
@@ -34,7 +34,7 @@ import type { AuditEvent } from '../src/ports/audit-sink.js';
 import { callerConditions, encryptionContextConditions, keyConditions } from '../src/pipeline/request-conditions.js';
 import { authorizeKmsRequest, parsePolicy } from '../src/policy/index.js';
 import { REQUEST_ID_TRAILER } from '../src/transport/grpc/errors.js';
-import { uriSans } from '../src/transport/grpc/server.js';
+import { peerIdentities } from '../src/transport/grpc/server.js';
 import { serveBaseline } from './baseline-grpc.js';
 import { FloorToken } from './floor-token.js';
 
@@ -61,16 +61,10 @@ const keyConditionKeys = keyConditions(key, [], [], undefined);
 const ledgerStore = await SqliteLedgerStore.open(dbPath);
 const ledger = await Ledger.open({ store: ledgerStore, logger: { error: (fields, message) => process.stderr.write(`${message}\n`) } });
 
-/** The caller by its connection's peer address (one connection, one certificate). */
-const principalOf = new Map<string, Principal | undefined>();
+/** The caller as p11kms finds it: the certificate's URI SANs (read once per connection), parsed once each. */
 const principalFromSan = boundedMemo(parsePrincipal);
-function principal(call: grpc.ServerUnaryCall<unknown, unknown>, peer: string): Principal | undefined {
-  if (!principalOf.has(peer)) {
-    const sans = uriSans(call.getAuthContext().sslPeerCertificate?.subjectaltname);
-    principalOf.set(peer, sans.map(principalFromSan).find((p) => p !== undefined));
-  }
-  return principalOf.get(peer);
-}
+const principal = (call: grpc.ServerUnaryCall<unknown, unknown>): Principal | undefined =>
+  peerIdentities(call).map(principalFromSan).find((p) => p !== undefined);
 
 interface WireEncrypt {
   readonly key_id?: string;
@@ -99,7 +93,7 @@ const handlers: grpc.UntypedServiceImplementation = {
     const started = performance.now();
     const requestId = randomUUID();
     const sourceAddress = call.getPeer();
-    const caller = principal(call, sourceAddress);
+    const caller = principal(call);
     const request = call.request;
     const context = request.encryption_context ?? {};
     let outcome = 'Success';

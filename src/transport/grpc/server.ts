@@ -126,7 +126,7 @@ interface InternalCall {
   readonly nextCall?: InternalCall;
 }
 
-function peerIdentities(call: grpc.ServerUnaryCall<unknown, unknown>): string[] {
+export function peerIdentities(call: grpc.ServerUnaryCall<unknown, unknown>): string[] {
   // The base call holds the HTTP/2 stream; server interceptors, if any, wrap it in nextCall links.
   let internal = (call as unknown as { call?: InternalCall }).call;
   while (internal && !internal.stream && internal.nextCall) internal = internal.nextCall;
