@@ -53,12 +53,15 @@ export function entryRow({ entry, canonical, hash }: ChainedEntry): LedgerEntryR
   };
 }
 
-/** A key ARN's id and account; the same few keys recur in entry after entry. */
+/**
+ * A key ARN's id and account; the same keys recur in entry after entry. Room for as many keys as
+ * the metadata cache keeps (50,000, caching-metadata-store.ts).
+ */
 const keyOfArn = boundedMemo((keyArn): { readonly keyId: string; readonly account: string } => {
   const arn = parseArn(keyArn);
   const keyId = arn?.resource.startsWith('key/') ? arn.resource.slice(4) : keyArn;
   return { keyId, account: arn?.account ?? '' };
-});
+}, 50_000);
 
 export function toStoredEntry(row: EntryRow): StoredEntry {
   return { entry: JSON.parse(row.canonical) as LedgerEntry, canonical: row.canonical, hash: row.hash.toString('hex') };
