@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import type { AuditEvent } from '../ports/audit-sink.js';
 import { canonicalEntry, type EntryKind, entryFromEvent, type LedgerEntry } from './entry.js';
 
@@ -22,8 +22,20 @@ export const GENESIS_HEAD: ChainHead = { seq: 0, hash: GENESIS_HASH };
 /** hash(seq) = SHA-256(hash(seq − 1) ‖ UTF-8(canonical(entry))) — DESIGN.md "AuditLedger", issue 6 item 2. */
 export function chainHash(prevHash: Buffer, canonical: string): Buffer {
   if (prevHash.length !== HASH_BYTES) throw new RangeError(`previous hash must be ${HASH_BYTES} bytes`);
-  return createHash('sha256').update(prevHash).update(canonical, 'utf8').digest();
+  // A UTF-16 code unit is at most 3 bytes of UTF-8.
+  if (canonical.length * 3 > SCRATCH_BYTES - HASH_BYTES) {
+    return createHash('sha256').update(prevHash).update(canonical, 'utf8').digest();
+  }
+  // Every request's entry is hashed: one call over the two parts laid side by side in a buffer
+  // kept for every call, rather than a Hash object (a stream) and its state per entry.
+  prevHash.copy(scratch, 0);
+  const length = HASH_BYTES + scratch.write(canonical, HASH_BYTES, 'utf8');
+  return oneShotHash('sha256', scratch.subarray(0, length), 'buffer');
 }
+
+const SCRATCH_BYTES = 16 * 1024;
+/** Holds an entry's text for the moment it is hashed (audit text holds no secrets: DESIGN.md invariant 4). */
+const scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
 
 export interface ChainedEntry {
   readonly entry: LedgerEntry;

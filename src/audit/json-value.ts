@@ -21,24 +21,39 @@ export function canonicalJson(value: unknown): string {
  * Throws a TypeError naming the path (never the value) for bytes of any kind — audit parameters never
  * hold plaintext or key material (DESIGN.md invariant 4), so bytes here mean a bug upstream — and for
  * anything JSON would silently change (NaN, bigint, Map, class instances, functions).
+ *
+ * Every request's parameters pass through here, so the copy makes nothing but the copy: a member's
+ * path is written only for an error message, or to go one level deeper (it was a string per member,
+ * and the entries and pairs arrays of Object.fromEntries, on every request).
  */
 export function toJsonValue(value: unknown, path: string, depth = 0): JsonValue {
-  if (depth > MAX_DEPTH) throw new TypeError(`${path} is nested deeper than ${MAX_DEPTH} levels (or is cyclic)`);
+  return copy(value, path, undefined, depth);
+}
+
+/** `parent` and `member` name the value's path (`parent.member`, `parent[3]`), joined only when needed. */
+function copy(value: unknown, parent: string, member: string | number | undefined, depth: number): JsonValue {
+  if (depth > MAX_DEPTH) throw new TypeError(`${pathOf(parent, member)} is nested deeper than ${MAX_DEPTH} levels (or is cyclic)`);
   switch (typeof value) {
     case 'undefined':
       return null;
     case 'boolean':
       return value;
     case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`${path} is not a finite number`);
+      if (!Number.isFinite(value)) throw new TypeError(`${pathOf(parent, member)} is not a finite number`);
       return value === 0 ? 0 : value;
     case 'string':
-      return wellFormed(value, path);
+      if (!value.isWellFormed()) throw new TypeError(`${pathOf(parent, member)} holds a lone UTF-16 surrogate (RFC 8785 §3.1)`);
+      return value;
     case 'object':
-      return value === null ? null : objectToJson(value, path, depth);
+      return value === null ? null : objectToJson(value, pathOf(parent, member), depth);
     default:
-      throw new TypeError(`${path} is a ${typeof value}, which JSON cannot hold`);
+      throw new TypeError(`${pathOf(parent, member)} is a ${typeof value}, which JSON cannot hold`);
   }
+}
+
+function pathOf(parent: string, member: string | number | undefined): string {
+  if (member === undefined) return parent;
+  return typeof member === 'number' ? `${parent}[${member}]` : `${parent}.${member}`;
 }
 
 function objectToJson(value: object, path: string, depth: number): JsonValue {
@@ -46,8 +61,11 @@ function objectToJson(value: object, path: string, depth: number): JsonValue {
     throw new TypeError(`${path} holds bytes; audit entries must never carry binary data (it may be a secret)`);
   }
   if (Array.isArray(value)) {
-    // Array.from visits holes as undefined (→ null), which map() would skip.
-    return Array.from(value as unknown[], (item, index) => toJsonValue(item, `${path}[${index}]`, depth + 1));
+    // Every index up to length, so that holes are visited as undefined (→ null), as map() would not.
+    const items = value as unknown[];
+    const copied: JsonValue[] = new Array<JsonValue>(items.length);
+    for (let index = 0; index < items.length; index++) copied[index] = copy(items[index], path, index, depth + 1);
+    return copied;
   }
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) throw new TypeError(`${path} is an invalid Date`);
@@ -58,13 +76,15 @@ function objectToJson(value: object, path: string, depth: number): JsonValue {
     const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'object';
     throw new TypeError(`${path} is a ${name}; only plain objects, arrays and primitives are recorded`);
   }
-  // Object.fromEntries defines own properties, so a "__proto__" key stays data instead of a prototype.
-  return Object.fromEntries(
-    Object.keys(value).map((key) => [
-      wellFormed(key, `${path} key`),
-      toJsonValue((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1),
-    ]),
-  );
+  const copied: Record<string, JsonValue> = {};
+  for (const key of Object.keys(value)) {
+    if (!key.isWellFormed()) throw new TypeError(`${path} key holds a lone UTF-16 surrogate (RFC 8785 §3.1)`);
+    const item = copy((value as Record<string, unknown>)[key], path, key, depth + 1);
+    // defineProperty, so that a "__proto__" key stays data instead of setting the copy's prototype.
+    if (key === '__proto__') Object.defineProperty(copied, key, { value: item, enumerable: true, writable: true, configurable: true });
+    else copied[key] = item;
+  }
+  return copied;
 }
 
 /** Buffers, typed arrays, DataViews, ArrayBuffers, and a Buffer already turned into `{type:'Buffer', data}`. */
@@ -72,15 +92,4 @@ function isBinary(value: object): boolean {
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return true;
   const serialized = value as { type?: unknown; data?: unknown };
   return serialized.type === 'Buffer' && Array.isArray(serialized.data);
-}
-
-/**
- * RFC 8785 §3.1 requires I-JSON (RFC 7493 §2.1): strings hold no lone surrogates. A lone surrogate
- * would also turn into U+FFFD when the row is stored as UTF-8, breaking the hash on re-reading.
- * String.prototype.isWellFormed (ES2024, in Node 20) is exactly that check, made natively; it
- * replaces a regular expression with lookbehind that said the same less plainly.
- */
-function wellFormed(text: string, path: string): string {
-  if (!text.isWellFormed()) throw new TypeError(`${path} holds a lone UTF-16 surrogate (RFC 8785 §3.1)`);
-  return text;
 }

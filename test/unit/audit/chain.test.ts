@@ -19,6 +19,19 @@ describe('hash chain', () => {
     expect(() => chainHash(Buffer.alloc(31), canonical)).toThrow(RangeError);
   });
 
+  it('hashes texts of any length the same way, short ones in one call and long ones streamed', () => {
+    const reference = (prev: Buffer, text: string) => createHash('sha256').update(Buffer.concat([prev, Buffer.from(text, 'utf8')])).digest();
+    // Around the 16 KiB one-call bound (text length × 3 + 32 bytes), in both one- and three-byte characters,
+    // and a short text after a long one: nothing of the earlier text may be hashed with it.
+    const texts = ['{}', 'x'.repeat(5450), 'x'.repeat(5451), '€'.repeat(5450), '€'.repeat(5451), 'é ✓ 😀'.repeat(3000), '{"a":1}'];
+    let prev = GENESIS_HASH;
+    for (const text of texts) {
+      const hash = chainHash(prev, text);
+      expect(hash.equals(reference(prev, text)), `${text.length} code units`).toBe(true);
+      prev = hash;
+    }
+  });
+
   it('is deterministic: the same events give the same hashes', () => {
     const heads = [new ChainBuilder(), new ChainBuilder()].map((chain) => {
       for (let seq = 1; seq <= 20; seq++) chain.append(sampleEvent(seq));

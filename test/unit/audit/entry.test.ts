@@ -153,6 +153,16 @@ describe('entryFromEvent', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(() => toJsonValue(cyclic, 'parameters')).toThrow(/nested deeper/);
+    expect(() => toJsonValue({ ['lone \ud800 key']: 1 }, 'parameters')).toThrow(/parameters key holds a lone UTF-16 surrogate/);
+    expect(() => toJsonValue({ a: [{ b: NaN }] }, 'parameters')).toThrow(/^parameters\.a\[0\]\.b is not a finite number$/);
+  });
+
+  it('copies an array with holes as nulls, and nests exactly 32 levels but not 33', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    expect(toJsonValue([1, , 3], 'parameters')).toEqual([1, null, 3]);
+    const nest = (levels: number): unknown => (levels === 0 ? 'leaf' : { inner: nest(levels - 1) });
+    expect(() => toJsonValue(nest(32), 'parameters')).not.toThrow();
+    expect(() => toJsonValue(nest(33), 'parameters')).toThrow(/nested deeper than 32 levels/);
   });
 
   it('refuses a bad seq, time or duration', () => {
