@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { KmsError, isKmsError } from '../domain/errors.js';
 import { parseKeyReference } from '../domain/ids.js';
-import type { KeyRecord } from '../domain/key.js';
+import type { KeyRecord, Tag } from '../domain/key.js';
 import { boundedMemo } from '../domain/memo.js';
 import { checkKeyState } from '../domain/key-state-rules.js';
 import { parsePrincipal, type Principal } from '../domain/principal.js';
@@ -78,15 +78,18 @@ export class Pipeline {
 
       const requirements = requirementsOf(operation);
       const resolved: Record<string, ResolvedKey> = {};
+      // A value that is already there is used as it is: an await costs a promise and a turn of
+      // the microtask queue even then, and most of these answer at once.
       for (const [name, requirement] of requirements) {
-        const reference = await requirement.ref(request, this.deps.services.store);
-        resolved[name] = await this.resolve(reference, requirement.field, account);
+        const reference = requirement.ref(request, this.deps.services.store);
+        resolved[name] = await this.resolve(isPromise(reference) ? await reference : reference, requirement.field, account);
         keyArns.push(resolved[name].key.arn);
-        await this.checkMatch(resolved[name].key, requirement, request, account);
+        if (requirement.mustMatch) await this.checkMatch(resolved[name].key, requirement, request, account);
       }
       const keys: Record<string, KeyRecord> = {};
       for (const [name] of requirements) keys[name] = resolved[name]!.key;
-      const own = (await operation.conditions?.(request, keys, this.deps.services.store)) ?? {};
+      const found = operation.conditions?.(request, keys, this.deps.services.store);
+      const own = (isPromise(found) ? await found : found) ?? NO_CONDITIONS;
       const grantTokens = (request as { grantTokens?: readonly string[] }).grantTokens;
       // Most requests carry none, and then there is nothing (and no promise) to wait for.
       if (grantTokens?.length) await this.checkGrantTokens(grantTokens);
@@ -229,10 +232,21 @@ export class Pipeline {
     }
   }
 
-  private async keyConditionKeys(key: KeyRecord, alias: string | undefined) {
+  /**
+   * The key's condition keys. The store answers the same aliases and tags (the same arrays, from
+   * its cache) until they change, so the condition keys made from them are kept with the key record
+   * and made again only when the record, its aliases, its tags or the alias named differ.
+   */
+  private async keyConditionKeys(key: KeyRecord, alias: string | undefined): Promise<ConditionKeys> {
     const { store } = this.deps.services;
-    const [aliases, tags] = await Promise.all([store.listAliasesForKey(key.id), store.listTags(key.id)]);
-    return keyConditions(key, aliases.map((a) => a.aliasName), tags, alias);
+    // One after the other: both are cache hits on the hot path, where Promise.all cost more than they did.
+    const aliases = await store.listAliasesForKey(key.id);
+    const tags = await store.listTags(key.id);
+    const kept = keyConditionsMade.get(key);
+    if (kept && kept.aliases === aliases && kept.tags === tags && kept.alias === alias) return kept.keys;
+    const keys = Object.freeze(keyConditions(key, aliases.map((a) => a.aliasName), tags, alias));
+    keyConditionsMade.set(key, { aliases, tags, alias, keys });
+    return keys;
   }
 
   private decide(
@@ -279,6 +293,18 @@ export class Pipeline {
  */
 function merged<A extends object, B extends object>(a: A, b: B): A & B {
   return Object.assign({}, a, b);
+}
+
+/** The condition keys last made for a key record (Pipeline.keyConditionKeys). */
+const keyConditionsMade = new WeakMap<
+  KeyRecord,
+  { readonly aliases: readonly unknown[]; readonly tags: readonly Tag[]; readonly alias: string | undefined; readonly keys: ConditionKeys }
+>();
+
+const NO_CONDITIONS: RequestConditions = Object.freeze({});
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return value instanceof Promise;
 }
 
 /** An operation's key requirements as [name, requirement] pairs, listed once per operation. */

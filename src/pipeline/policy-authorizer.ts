@@ -43,9 +43,9 @@ export class PolicyAuthorizer implements Authorizer, KeyPolicies {
     const retiring = retiringRight(request);
     if (retiring) return { allowed: true, reason: retiring };
     const { key } = request;
-    const [keyPolicy, grants] = key
-      ? await Promise.all([this.keyPolicy(key.id, key.account), this.source.grantsForKey(key.id)])
-      : [undefined, []];
+    // One after the other: on the hot path both are cache hits, where Promise.all cost more than they did.
+    const keyPolicy = key ? this.compiled((await this.source.getKeyPolicy(key.id)) ?? this.defaultPolicy(key.account)) : undefined;
+    const grants = key ? await this.source.grantsForKey(key.id) : NO_GRANTS;
     const decision = authorizeKmsRequest({
       keyPolicy,
       identityPolicies: this.identityPoliciesOf(request.principal),
@@ -86,10 +86,9 @@ export class PolicyAuthorizer implements Authorizer, KeyPolicies {
     return this.identity.policiesFor(principal);
   }
 
-  private async keyPolicy(keyId: string, account: string): Promise<CompiledPolicy> {
-    return this.compiled((await this.source.getKeyPolicy(keyId)) ?? this.defaultPolicy(account));
-  }
 }
+
+const NO_GRANTS: readonly Grant[] = Object.freeze([]);
 
 /** Distinct key policy texts kept compiled; as many as the metadata cache keeps keys. */
 const MAX_COMPILED_POLICIES = 50_000;

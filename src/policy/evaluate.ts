@@ -76,16 +76,29 @@ export function sourceName(policy: NamedPolicy): string {
 
 export function examinePolicy(policy: NamedPolicy, request: PreparedRequest): StatementOutcome[] {
   const source = sourceName(policy);
-  return policy.policy.statements.map((statement) => {
-    const { applies, match, detail } = examineStatement(statement, request);
-    return new ExaminedStatement(statement, source, applies, match, detail);
-  });
+  const { statements } = policy.policy;
+  const outcomes = new Array<StatementOutcome>(statements.length);
+  for (let i = 0; i < statements.length; i++) outcomes[i] = examineStatement(statements[i]!, source, request);
+  return outcomes;
+}
+
+/** Why a statement does or does not apply: the trace's text is written from it when first read. */
+const enum Why {
+  Applies,
+  AppliesThroughAccount,
+  ExcludedByNotPrincipal,
+  NotNamedInPrincipal,
+  Action,
+  Resource,
+  Condition,
 }
 
 /**
  * A statement's outcome. Its label and trace line are text for the decision's reason, `p11kms
  * policy explain` and the log, and most requests need none of it: they are written on first read
- * (the authorization profile showed the trace strings as a tenth of the per-request allocations).
+ * (the authorization profile showed the trace strings as a tenth of the per-request allocations),
+ * from the reason and the request this outcome keeps (a closure and a result object per statement
+ * were most of what evaluating a policy allocated).
  */
 class ExaminedStatement implements StatementOutcome {
   #label: string | undefined;
@@ -96,7 +109,10 @@ class ExaminedStatement implements StatementOutcome {
     private readonly source: string,
     readonly applies: boolean,
     readonly match: PrincipalMatch,
-    private readonly detail: () => string,
+    private readonly why: Why,
+    private readonly request: PreparedRequest,
+    /** The first condition not met (Why.Condition). */
+    private readonly condition?: CompiledStatement['conditions'][number],
   ) {}
 
   get label(): string {
@@ -114,39 +130,55 @@ class ExaminedStatement implements StatementOutcome {
       detail: this.detail(),
     });
   }
+
+  private detail(): string {
+    const { request, statement, condition } = this;
+    switch (this.why) {
+      case Why.Applies:
+        return 'applies';
+      case Why.AppliesThroughAccount:
+        return `applies through account ${request.principal.account}: delegates to that account's identity policies`;
+      case Why.ExcludedByNotPrincipal:
+        return `${request.principal.arn} is excluded by NotPrincipal`;
+      case Why.NotNamedInPrincipal:
+        return `${request.principal.arn} is not named in Principal`;
+      case Why.Action:
+        return `${request.action} is ${statement.action.negated ? 'in NotAction' : 'not in Action'}`;
+      case Why.Resource:
+        return `resource ${request.resource} is ${statement.resource.negated ? 'in NotResource' : 'not in Resource'}`;
+      case Why.Condition:
+        return `condition ${condition!.operator} ${condition!.key} ${JSON.stringify(condition!.values)} is not met`;
+    }
+  }
 }
 
-function examineStatement(statement: CompiledStatement, request: PreparedRequest): { applies: boolean; match: PrincipalMatch; detail: () => string } {
-  const skip = (detail: () => string) => ({ applies: false, match: 'none' as PrincipalMatch, detail });
+function skipped(
+  statement: CompiledStatement,
+  source: string,
+  request: PreparedRequest,
+  why: Why,
+  condition?: CompiledStatement['conditions'][number],
+): ExaminedStatement {
+  return new ExaminedStatement(statement, source, false, 'none', why, request, condition);
+}
+
+function examineStatement(statement: CompiledStatement, source: string, request: PreparedRequest): ExaminedStatement {
   let match: PrincipalMatch = 'direct';
   const element = statement.principal;
   if (element && element.negated) {
-    if (!notPrincipalApplies(element, request.layers)) return skip(() => `${request.principal.arn} is excluded by NotPrincipal`);
+    if (!notPrincipalApplies(element, request.layers)) return skipped(statement, source, request, Why.ExcludedByNotPrincipal);
   } else if (element) {
     match = matchPrincipal(element, request.layers);
-    if (match === 'none') return skip(() => `${request.principal.arn} is not named in Principal`);
+    if (match === 'none') return skipped(statement, source, request, Why.NotNamedInPrincipal);
   }
   const { action, resource } = statement;
-  if (action.matches(request.action) === action.negated) {
-    return skip(() => `${request.action} is ${action.negated ? 'in NotAction' : 'not in Action'}`);
-  }
-  if (resource.matches(request.resource) === resource.negated) {
-    return skip(() => `resource ${request.resource} is ${resource.negated ? 'in NotResource' : 'not in Resource'}`);
-  }
+  if (action.matches(request.action) === action.negated) return skipped(statement, source, request, Why.Action);
+  if (resource.matches(request.resource) === resource.negated) return skipped(statement, source, request, Why.Resource);
   for (const condition of statement.conditions) {
-    if (!condition.test(request.context)) {
-      return skip(() => `condition ${condition.operator} ${condition.key} ${JSON.stringify(condition.values)} is not met`);
-    }
+    if (!condition.test(request.context)) return skipped(statement, source, request, Why.Condition, condition);
   }
-  const account = request.principal.account;
-  return {
-    applies: true,
-    match,
-    detail: match === 'account' ? () => `applies through account ${account}: delegates to that account's identity policies` : APPLIES,
-  };
+  return new ExaminedStatement(statement, source, true, match, match === 'account' ? Why.AppliesThroughAccount : Why.Applies, request);
 }
-
-const APPLIES = () => 'applies';
 
 /**
  * The plain IAM rule over a set of policies, without AWS KMS's account rules: Deny wins, then any

@@ -121,59 +121,51 @@ export class CachingMetadataStore implements MetadataStore {
 
   // Cached reads.
 
+  // A hit answers with a resolved promise and makes nothing else: these reads run several times
+  // per request, and their closures were made on every call before (heap sampling, Encrypt).
+
   getKey(keyId: string): Promise<KeyRecord | undefined> {
-    return this.#cached(
-      keyId,
-      (entries) => entries.key,
-      () => this.inner.getKey(keyId),
-      (entries, key) => key && (entries.key = key),
-    );
+    const hit = this.#entries(keyId)?.key;
+    if (hit !== undefined) return this.#hit(hit);
+    return this.#miss(keyId, () => this.inner.getKey(keyId), (entries, key) => key && (entries.key = key));
   }
 
   getKeyVersion(keyId: string, versionId: string): Promise<KeyVersion | undefined> {
-    return this.#cached(
+    const hit = this.#entries(keyId)?.versions?.get(versionId);
+    if (hit !== undefined) return this.#hit(hit);
+    return this.#miss(
       keyId,
-      (entries) => entries.versions?.get(versionId),
       () => this.inner.getKeyVersion(keyId, versionId),
       (entries, version) => version && (entries.versions ??= new Map()).set(versionId, version),
     );
   }
 
-  async getKeyPolicy(keyId: string): Promise<string | undefined> {
-    const policy = await this.#cached(
+  getKeyPolicy(keyId: string): Promise<string | undefined> {
+    const hit = this.#entries(keyId)?.policy;
+    if (hit !== undefined) return this.#hit(hit.value);
+    return this.#miss(
       keyId,
-      (entries) => entries.policy,
       async () => ({ value: await this.inner.getKeyPolicy(keyId) }),
       (entries, value) => (entries.policy = value),
-    );
-    return policy.value;
+    ).then((policy) => policy.value);
   }
 
   grantsForKey(keyId: string): Promise<GrantRecord[]> {
-    return this.#cached(
-      keyId,
-      (entries) => entries.grants,
-      () => this.inner.grantsForKey(keyId),
-      (entries, grants) => (entries.grants = grants),
-    );
+    const hit = this.#entries(keyId)?.grants;
+    if (hit !== undefined) return this.#hit(hit);
+    return this.#miss(keyId, () => this.inner.grantsForKey(keyId), (entries, grants) => (entries.grants = grants));
   }
 
   listAliasesForKey(keyId: string): Promise<AliasRecord[]> {
-    return this.#cached(
-      keyId,
-      (entries) => entries.aliases,
-      () => this.inner.listAliasesForKey(keyId),
-      (entries, aliases) => (entries.aliases = aliases),
-    );
+    const hit = this.#entries(keyId)?.aliases;
+    if (hit !== undefined) return this.#hit(hit);
+    return this.#miss(keyId, () => this.inner.listAliasesForKey(keyId), (entries, aliases) => (entries.aliases = aliases));
   }
 
   listTags(keyId: string): Promise<Tag[]> {
-    return this.#cached(
-      keyId,
-      (entries) => entries.tags,
-      () => this.inner.listTags(keyId),
-      (entries, tags) => (entries.tags = tags),
-    );
+    const hit = this.#entries(keyId)?.tags;
+    if (hit !== undefined) return this.#hit(hit);
+    return this.#miss(keyId, () => this.inner.listTags(keyId), (entries, tags) => (entries.tags = tags));
   }
 
   async getAlias(account: string, aliasName: string): Promise<AliasRecord | undefined> {
@@ -320,20 +312,17 @@ export class CachingMetadataStore implements MetadataStore {
     return generation === this.#generation && this.#live();
   }
 
-  async #cached<T>(
-    keyId: string,
-    read: (entries: KeyEntries) => T | undefined,
-    load: () => Promise<T>,
-    fill: (entries: KeyEntries, value: T) => unknown,
-  ): Promise<T> {
-    if (this.#live()) {
-      const entries = this.#byKey.get(keyId);
-      const hit = entries && read(entries);
-      if (hit !== undefined) {
-        this.stats.hits++;
-        return hit;
-      }
-    }
+  /** What is cached about a key, when serving from memory is allowed. */
+  #entries(keyId: string): KeyEntries | undefined {
+    return this.#live() ? this.#byKey.get(keyId) : undefined;
+  }
+
+  #hit<T>(value: T): Promise<T> {
+    this.stats.hits++;
+    return Promise.resolve(value);
+  }
+
+  async #miss<T>(keyId: string, load: () => Promise<T>, fill: (entries: KeyEntries, value: T) => unknown): Promise<T> {
     this.stats.misses++;
     const generation = this.#generation;
     const value = await load();
