@@ -66,6 +66,26 @@ describe('canonicalEncryptionContext', () => {
     expect(canonicalHex({ é: 'v' })).toBe('0002c3a90001' + '76');
     expect(canonicalHex(context)).toBe(canonicalHex({ 'é': 'acute', 'ﬀ': 'ligature', z: 'zed', '😀': 'smile' }));
   });
+
+  it('writes what encoding each pair and sorting the encoded keys writes, for 1,000 generated contexts', () => {
+    // The reference: every string encoded, pairs sorted by Buffer.compare of the keys, prefixes added.
+    const reference = (context: EncryptionContext) =>
+      Buffer.concat(
+        Object.entries(context)
+          .map(([key, value]) => [Buffer.from(key, 'utf8'), Buffer.from(value, 'utf8')])
+          .sort((a, b) => Buffer.compare(a[0]!, b[0]!))
+          .flatMap((pair) => pair.flatMap((text) => [Buffer.from([text.length >> 8, text.length & 0xff]), text])),
+      );
+    const characters = ['a', 'z', 'A', '0', '-', ' ', 'é', '\u00ff', '\u0800', '\ud7ff', '\ue000', 'ﬀ', '\uffff', '😀', '\u{10ffff}'];
+    let state = 11;
+    const next = (n: number) => (state = (state * 1103515245 + 12345) % 2 ** 31) % n;
+    const text = (max: number) => Array.from({ length: next(max) }, () => characters[next(characters.length)]).join('');
+    for (let round = 0; round < 1000; round++) {
+      const context: Record<string, string> = {};
+      for (let pairs = next(6); pairs > 0; pairs--) context[text(4) || 'k'] = text(5);
+      expect(canonicalHex(context), JSON.stringify(context)).toBe(reference(context).toString('hex'));
+    }
+  });
 });
 
 describe('validateEncryptionContext', () => {
