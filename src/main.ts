@@ -77,7 +77,8 @@ export async function startService(config: Config, logger: Logger, benchOnly?: B
         if (error instanceof LedgerUnavailableError) throw dependencyUnavailable();
         throw error;
       }
-      await requestLog?.record(event);
+      // Off by default; awaiting undefined would still cost every request a promise and a turn.
+      if (requestLog) await requestLog.record(event);
     },
   });
   const audit = benchOnly?.requestAudit ?? thenLogged(ledger);

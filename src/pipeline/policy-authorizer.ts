@@ -56,6 +56,7 @@ export class PolicyAuthorizer implements Authorizer, KeyPolicies {
         action: request.action,
         resource: key?.arn ?? '*',
         context: request.conditions,
+        keyContext: request.keyConditions,
         encryptionContext: request.encryptionContext,
         callerAccount: request.callerAccount,
       },

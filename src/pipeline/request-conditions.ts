@@ -40,10 +40,17 @@ export function keyConditions(key: KeyRecord, aliases: readonly string[], tags: 
 /** kms:EncryptionContext:<key> for each pair and kms:EncryptionContextKeys (AWS KMS condition keys). */
 export function encryptionContextConditions(context: EncryptionContext | undefined): Record<string, ConditionKeys[string]> {
   if (context === undefined) return {};
-  const keys: Record<string, ConditionKeys[string]> = { 'kms:EncryptionContextKeys': Object.keys(context) };
-  for (const [name, value] of Object.entries(context)) keys[`kms:EncryptionContext:${name}`] = value;
+  const names = Object.keys(context);
+  const keys: Record<string, ConditionKeys[string]> = { 'kms:EncryptionContextKeys': names };
+  for (const name of names) keys[contextKeyName(name)] = context[name];
   return keys;
 }
+
+/**
+ * `kms:EncryptionContext:<name>`. The same names come back request after request: one string per
+ * name, rather than a new one to build and look up as a property name on every request.
+ */
+const contextKeyName = boundedMemo((name) => `kms:EncryptionContext:${name}`);
 
 /**
  * `ipv4:127.0.0.1:5000`, `127.0.0.1:5000`, `[::1]:5000` → the address alone. A peer is one

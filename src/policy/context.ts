@@ -25,14 +25,22 @@ export interface RequestContext {
  * for one or two, so only those are looked up (building the whole normalised map was a tenth of
  * the per-request allocations in the bench profile).
  */
-export function normalizeContext(input: RequestContextInput | undefined): RequestContext {
-  return new LazyContext(input ?? {});
+export function normalizeContext(input: RequestContextInput | undefined, over?: RequestContextInput): RequestContext {
+  return new LazyContext(input ?? {}, over);
 }
 
 class LazyContext implements RequestContext {
   #found: Map<string, readonly string[] | undefined> | undefined;
 
-  constructor(private readonly input: RequestContextInput) {}
+  /**
+   * `over` is a second layer (the condition keys of the key a request is on) read as if
+   * Object.assign({}, input, over) had merged the two, without the copy: a name in both has
+   * over's value at input's place in the order, and over's other names follow input's.
+   */
+  constructor(
+    private readonly input: RequestContextInput,
+    private readonly over: RequestContextInput | undefined,
+  ) {}
 
   get(lowerCaseKey: string): readonly string[] | undefined {
     const found = (this.#found ??= new Map());
@@ -40,19 +48,30 @@ class LazyContext implements RequestContext {
     // Two keys that differ only by case (kms:EncryptionContext:Dept and …:dept) are one condition
     // key to IAM; keep both values, so an Allow needs one to match and a negated Deny sees both.
     let values: string[] | undefined;
+    const { input, over } = this;
     // for…in reads V8's cached key list of the object's shape; Object.keys copied it on every
-    // lookup. The input is a plain literal built by the pipeline: it inherits no enumerable keys.
-    for (const name in this.input) {
+    // lookup. The inputs are plain literals built by the pipeline: they inherit no enumerable keys.
+    for (const name in input) {
       if (lowerCased(name) !== lowerCaseKey) continue;
-      const value = this.input[name];
-      if (value === undefined) continue;
-      values ??= [];
-      if (Array.isArray(value)) values.push(...(value as readonly string[]));
-      else values.push(String(value));
+      values = collect(values, over !== undefined && Object.hasOwn(over, name) ? over[name] : input[name]);
+    }
+    if (over !== undefined) {
+      for (const name in over) {
+        if (lowerCased(name) !== lowerCaseKey || Object.hasOwn(input, name)) continue;
+        values = collect(values, over[name]);
+      }
     }
     found.set(lowerCaseKey, values);
     return values;
   }
+}
+
+function collect(values: string[] | undefined, value: ContextValue): string[] | undefined {
+  if (value === undefined) return values;
+  values ??= [];
+  if (Array.isArray(value)) values.push(...(value as readonly string[]));
+  else values.push(String(value));
+  return values;
 }
 
 /** Condition key names repeat from request to request: lower-case each once. */

@@ -17,6 +17,8 @@ export interface PolicyRequest {
   /** The key ARN, or `*` for account-level actions (CreateKey, ListKeys …). */
   readonly resource: string;
   readonly context?: RequestContextInput;
+  /** The condition keys of the key the request is on, over `context` (see normalizeContext). */
+  readonly keyContext?: RequestContextInput;
 }
 
 export interface NamedPolicy {
@@ -56,7 +58,7 @@ export function prepareRequest(request: PolicyRequest): PreparedRequest {
     layers: callerLayers(request.principal),
     action: request.action,
     resource: request.resource,
-    context: normalizeContext(request.context),
+    context: normalizeContext(request.context, request.keyContext),
   };
 }
 

@@ -14,6 +14,8 @@ export interface AuthorizationRequest {
   /** The key the action is on; undefined for CreateKey, ListKeys, ListAliases and GenerateRandom. */
   readonly key: KeyRecord | undefined;
   readonly conditions: ConditionKeys;
+  /** The condition keys of `key` (kms:KeySpec, kms:ResourceAliases, aws:ResourceTag/…), over `conditions`. */
+  readonly keyConditions?: ConditionKeys | undefined;
   /** The request's encryption context, for grant constraints; undefined where the operation takes none. */
   readonly encryptionContext: EncryptionContext | undefined;
   /** RetireGrant only: the grant being retired. */

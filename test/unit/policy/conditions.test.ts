@@ -260,3 +260,33 @@ describe('malformed conditions name the problem and where it is', () => {
     }
   });
 });
+
+describe('a key layer over the request context', () => {
+  it('reads as the merged copy Object.assign({}, request, key) would, for 500 generated pairs of layers', () => {
+    // Names that collide exactly, differ only by case, or stand alone; values of every kind, undefined included.
+    const names = ['kms:KeySpec', 'KMS:KeySpec', 'kms:keyspec', 'aws:ResourceTag/Team', 'aws:resourcetag/team', 'kms:CallerAccount', 'kms:ViaService'];
+    const values: RequestContextInput[string][] = ['a', 'B', '', ['x', 'y'], [], true, 7, undefined];
+    let state = 5;
+    const next = (n: number) => (state = (state * 1103515245 + 12345) % 2 ** 31) % n;
+    const layer = () => {
+      const made: Record<string, RequestContextInput[string]> = {};
+      for (let i = next(5); i > 0; i--) made[names[next(names.length)]!] = values[next(values.length)];
+      return made;
+    };
+    for (let round = 0; round < 500; round++) {
+      const request = layer();
+      const key = layer();
+      const layered = normalizeContext(request, key);
+      const merged = normalizeContext(Object.assign({}, request, key));
+      for (const name of ['kms:keyspec', 'aws:resourcetag/team', 'kms:calleraccount', 'kms:viaservice', 'kms:absent']) {
+        expect(layered.get(name), `${JSON.stringify(request)} under ${JSON.stringify(key)}: ${name}`).toEqual(merged.get(name));
+      }
+    }
+  });
+
+  it('lets the key layer hide a request value, even with undefined', () => {
+    expect(normalizeContext({ 'kms:KeySpec': 'A' }, { 'kms:KeySpec': 'B' }).get('kms:keyspec')).toEqual(['B']);
+    expect(normalizeContext({ 'kms:KeySpec': 'A' }, { 'kms:KeySpec': undefined }).get('kms:keyspec')).toBeUndefined();
+    expect(normalizeContext({ 'kms:KeySpec': 'A' }, { 'KMS:KEYSPEC': 'B' }).get('kms:keyspec')).toEqual(['A', 'B']);
+  });
+});
