@@ -77,7 +77,9 @@ function objectToJson(value: object, path: string, depth: number): JsonValue {
     throw new TypeError(`${path} is a ${name}; only plain objects, arrays and primitives are recorded`);
   }
   const copied: Record<string, JsonValue> = {};
-  for (const key of Object.keys(value)) {
+  // for…in with an own-property check visits what Object.keys lists, in its order, without its array.
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
     if (!key.isWellFormed()) throw new TypeError(`${path} key holds a lone UTF-16 surrogate (RFC 8785 §3.1)`);
     const item = copy((value as Record<string, unknown>)[key], path, key, depth + 1);
     // defineProperty, so that a "__proto__" key stays data instead of setting the copy's prototype.

@@ -65,9 +65,27 @@ describe('canonicalEntry (the fixed-shape writer)', () => {
     const next = (n: number) => (state = (state * 1103515245 + 12345) % 2 ** 31) % n;
     const text = () => TEXTS[next(TEXTS.length)]!;
     for (let seq = 1; seq <= 2000; seq++) {
+      // Any JSON tree up to three levels deep, with member names that UTF-16 and code point order
+      // sort differently (U+FB33 against U+1F600) and that need escaping.
+      const NAMES = [...TEXTS, 'a', 'B', '\ufb33', '\ud83d\ude00', '\u0080', '1', '10', '__proto__'];
+      const json = (depth: number): unknown => {
+        switch (next(depth > 2 ? 5 : 7)) {
+          case 0: return text();
+          case 1: return NUMBERS[next(NUMBERS.length)]! * (next(2) === 0 ? 1 : -1);
+          case 2: return next(2) === 0;
+          case 3: return null;
+          case 4: return undefined;
+          case 5: return Array.from({ length: next(4) }, () => json(depth + 1));
+          default: {
+            const object: Record<string, unknown> = {};
+            for (let i = next(5); i > 0; i--) Object.defineProperty(object, NAMES[next(NAMES.length)]!, { value: json(depth + 1), enumerable: true, writable: true, configurable: true });
+            return object;
+          }
+        }
+      };
       const parameters: Record<string, unknown> = {};
       for (let i = next(5); i > 0; i--) {
-        parameters[text() || 'k'] = [text(), NUMBERS[next(NUMBERS.length)], { [text()]: [true, null, text()] }, null][next(4)];
+        Object.defineProperty(parameters, NAMES[next(NAMES.length)]! || 'k', { value: json(1), enumerable: true, writable: true, configurable: true });
       }
       const event = {
         ...sampleEvent(seq),
@@ -116,6 +134,15 @@ describe('entryFromEvent', () => {
     expect(canonicalEntry(entryFromEvent(event, 1))).toContain(
       '"parameters":{"a":null,"at":"1970-01-01T00:00:00.000Z","b":[1,null],"z":0}',
     );
+  });
+
+  it('sorts parameter names as the general canonicaliser does, for short and long lists', () => {
+    for (const count of [2, 9, 16, 17, 40]) {
+      const names = Array.from({ length: count }, (_, i) => ['b', 'a', 'é', '😀', '\ufb33', 'A', '1', '_'][i % 8]! + String(count - i));
+      const parameters = Object.fromEntries(names.map((name, i) => [name, i]));
+      const entry = entryFromEvent({ ...sampleEvent(1), parameters }, 1);
+      expect(canonicalEntry(entry), `${count} names`).toBe(canonicalJson(entry));
+    }
   });
 
   it('keeps a "__proto__" parameter as data', () => {
