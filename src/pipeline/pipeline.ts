@@ -1,11 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { KmsError, isKmsError } from '../domain/errors.js';
-import { parseKeyReference } from '../domain/ids.js';
+import { parseKeyReference, type KeyReference } from '../domain/ids.js';
 import type { KeyRecord, Tag } from '../domain/key.js';
 import { boundedMemo } from '../domain/memo.js';
 import { checkKeyState } from '../domain/key-state-rules.js';
 import { parsePrincipal, type Principal } from '../domain/principal.js';
 import type { AuditEvent, AuditSink } from '../ports/audit-sink.js';
+import { type Awaitable, isPromise } from '../ports/awaitable.js';
+import type { AliasRecord } from '../ports/metadata-store.js';
 import type { AuthorizationDecision, Authorizer, ConditionKeys } from '../ports/authorizer.js';
 import type { AnyOperation, Caller, KeyRequirement, OperationContext, OperationServices, RequestConditions } from '../operations/operation.js';
 import { callerConditions, encryptionContextConditions, keyConditions } from './request-conditions.js';
@@ -82,7 +84,8 @@ export class Pipeline {
       // the microtask queue even then, and most of these answer at once.
       for (const [name, requirement] of requirements) {
         const reference = requirement.ref(request, this.deps.services.store);
-        resolved[name] = await this.resolve(isPromise(reference) ? await reference : reference, requirement.field, account);
+        const key = this.resolve(isPromise(reference) ? await reference : reference, requirement.field, account);
+        resolved[name] = isPromise(key) ? await key : key;
         keyArns.push(resolved[name].key.arn);
         if (requirement.mustMatch) await this.checkMatch(resolved[name].key, requirement, request, account);
       }
@@ -108,8 +111,10 @@ export class Pipeline {
 
       for (const [name, requirement] of requirements) {
         const { key, alias } = resolved[name]!;
-        const keyConditionKeys = await this.keyConditionKeys(key, alias);
-        decision = await this.decide(caller, requirement.action, key, conditions, own, keyConditionKeys);
+        const made = this.keyConditionKeys(key, alias);
+        const keyConditionKeys = isPromise(made) ? await made : made;
+        const decided = this.decide(caller, requirement.action, key, conditions, own, keyConditionKeys);
+        decision = isPromise(decided) ? await decided : decided;
         if (!decision.allowed) throw this.denied(caller, requirement.action, key, decision);
       }
       if (requirements.length === 0) {
@@ -182,20 +187,36 @@ export class Pipeline {
    * A key id, key ARN, alias name or alias ARN → the key (AWS KMS: every operation that takes a
    * key accepts all four). An alias name is looked up in the caller's account.
    */
-  private async resolve(reference: string | undefined, field: string, callerAccount: string): Promise<ResolvedKey> {
+  private resolve(reference: string | undefined, field: string, callerAccount: string): Awaitable<ResolvedKey> {
     const parsed = parseKeyReference(reference, field);
+    if (parsed.kind === 'aliasName' || parsed.kind === 'aliasArn') return this.resolveAlias(parsed, reference, callerAccount);
+    const key = this.deps.services.store.getKey(parsed.keyId);
+    return isPromise(key) ? key.then((found) => this.named(found, parsed, reference)) : this.named(key, parsed, reference);
+  }
+
+  private async resolveAlias(
+    parsed: Extract<KeyReference, { kind: 'aliasName' | 'aliasArn' }>,
+    reference: string | undefined,
+    callerAccount: string,
+  ): Promise<ResolvedKey> {
     const { location, store } = this.deps.services;
-    if (parsed.kind === 'aliasName' || parsed.kind === 'aliasArn') {
-      const account = parsed.kind === 'aliasArn' ? parsed.account : callerAccount;
-      const alias =
-        parsed.kind === 'aliasArn' && parsed.region !== location.region
-          ? undefined
-          : await store.getAlias(account, parsed.aliasName);
-      const key = alias && (await store.getKey(alias.keyId));
-      if (!key) throw new KmsError('NotFoundException', `Alias ${reference} is not found.`);
-      return { key, alias: parsed.aliasName };
-    }
-    const key = await store.getKey(parsed.keyId);
+    const account = parsed.kind === 'aliasArn' ? parsed.account : callerAccount;
+    const alias =
+      parsed.kind === 'aliasArn' && parsed.region !== location.region
+        ? undefined
+        : await store.getAlias(account, parsed.aliasName);
+    const key = alias && (await store.getKey(alias.keyId));
+    if (!key) throw new KmsError('NotFoundException', `Alias ${reference} is not found.`);
+    return { key, alias: parsed.aliasName };
+  }
+
+  /** The key a key id or key ARN named: it must exist, and an ARN must name its region and account. */
+  private named(
+    key: KeyRecord | undefined,
+    parsed: Extract<KeyReference, { kind: 'keyId' | 'keyArn' }>,
+    reference: string | undefined,
+  ): ResolvedKey {
+    const { location } = this.deps.services;
     if (!key || (parsed.kind === 'keyArn' && (parsed.region !== location.region || parsed.account !== key.account))) {
       throw new KmsError('NotFoundException', `Key '${reference}' does not exist.`);
     }
@@ -232,21 +253,13 @@ export class Pipeline {
     }
   }
 
-  /**
-   * The key's condition keys. The store answers the same aliases and tags (the same arrays, from
-   * its cache) until they change, so the condition keys made from them are kept with the key record
-   * and made again only when the record, its aliases, its tags or the alias named differ.
-   */
-  private async keyConditionKeys(key: KeyRecord, alias: string | undefined): Promise<ConditionKeys> {
+  /** The key's condition keys: at once when its aliases and tags are cached, else when they are read. */
+  private keyConditionKeys(key: KeyRecord, alias: string | undefined): Awaitable<ConditionKeys> {
     const { store } = this.deps.services;
-    // One after the other: both are cache hits on the hot path, where Promise.all cost more than they did.
-    const aliases = await store.listAliasesForKey(key.id);
-    const tags = await store.listTags(key.id);
-    const kept = keyConditionsMade.get(key);
-    if (kept && kept.aliases === aliases && kept.tags === tags && kept.alias === alias) return kept.keys;
-    const keys = Object.freeze(keyConditions(key, aliases.map((a) => a.aliasName), tags, alias));
-    keyConditionsMade.set(key, { aliases, tags, alias, keys });
-    return keys;
+    const aliases = store.listAliasesForKey(key.id);
+    const tags = store.listTags(key.id);
+    if (!isPromise(aliases) && !isPromise(tags)) return keyConditionsOf(key, aliases, tags, alias);
+    return Promise.all([aliases, tags]).then(([found, tagged]) => keyConditionsOf(key, found, tagged, alias));
   }
 
   private decide(
@@ -256,7 +269,7 @@ export class Pipeline {
     conditions: ConditionKeys,
     own: RequestConditions,
     keyConditions?: ConditionKeys,
-  ): Promise<AuthorizationDecision> {
+  ): Awaitable<AuthorizationDecision> {
     return this.deps.authorizer.authorize({
       principal: caller.principal,
       callerAccount: caller.account,
@@ -292,17 +305,26 @@ function operationContext(services: OperationServices, caller: Caller, keys: Rec
   return { hsm, policies, store, clock, location, caller, keys };
 }
 
-/** The condition keys last made for a key record (Pipeline.keyConditionKeys). */
+/**
+ * The key's condition keys. The store answers the same aliases and tags (the same arrays, from its
+ * cache) until they change, so the condition keys made from them are kept with the key record and
+ * made again only when the record, its aliases, its tags or the alias named differ.
+ */
+function keyConditionsOf(key: KeyRecord, aliases: readonly AliasRecord[], tags: readonly Tag[], alias: string | undefined): ConditionKeys {
+  const kept = keyConditionsMade.get(key);
+  if (kept && kept.aliases === aliases && kept.tags === tags && kept.alias === alias) return kept.keys;
+  const keys = Object.freeze(keyConditions(key, aliases.map((a) => a.aliasName), tags, alias));
+  keyConditionsMade.set(key, { aliases, tags, alias, keys });
+  return keys;
+}
+
+/** The condition keys last made for a key record (keyConditionsOf). */
 const keyConditionsMade = new WeakMap<
   KeyRecord,
   { readonly aliases: readonly unknown[]; readonly tags: readonly Tag[]; readonly alias: string | undefined; readonly keys: ConditionKeys }
 >();
 
 const NO_CONDITIONS: RequestConditions = Object.freeze({});
-
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return value instanceof Promise;
-}
 
 /** An operation's key requirements as [name, requirement] pairs, listed once per operation. */
 const requirementLists = new WeakMap<AnyOperation, Array<[string, KeyRequirement<unknown>]>>();

@@ -1,4 +1,5 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
+import type { Awaitable } from './awaitable.js';
 import type { KeyRecord } from '../domain/key.js';
 import type { Principal } from '../domain/principal.js';
 
@@ -41,5 +42,6 @@ export interface AuthorizationDecision {
 
 /** The one place where "may this principal do this" is decided (DESIGN.md, invariant 2). */
 export interface Authorizer {
-  authorize(request: AuthorizationRequest): Promise<AuthorizationDecision>;
+  /** A decision now when everything it needs is at hand (see Awaitable), else a promise of one. */
+  authorize(request: AuthorizationRequest): Awaitable<AuthorizationDecision>;
 }

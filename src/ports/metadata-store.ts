@@ -1,5 +1,6 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
 import type { KeyRecord, KeyState, KeyVersion, Tag } from '../domain/key.js';
+import type { Awaitable } from './awaitable.js';
 
 /** One page of a listing: AWS KMS's Limit/Marker/Truncated convention. */
 export interface Page<T> {
@@ -75,11 +76,11 @@ export interface AliasStore {
   updateAlias(account: string, aliasName: string, keyId: string, now: Date): Promise<AliasRecord>;
   /** Returns false when the account has no such alias. */
   deleteAlias(account: string, aliasName: string): Promise<boolean>;
-  getAlias(account: string, aliasName: string): Promise<AliasRecord | undefined>;
+  getAlias(account: string, aliasName: string): Awaitable<AliasRecord | undefined>;
   /** Aliases of one account ordered by creation, then name. */
   listAliases(query: ListAliasesQuery): Promise<Page<AliasRecord>>;
   /** Every alias of a key, ordered by creation, then name (DescribeKey, deletion). */
-  listAliasesForKey(keyId: string): Promise<AliasRecord[]>;
+  listAliasesForKey(keyId: string): Awaitable<AliasRecord[]>;
 }
 
 export type RotationType = 'AUTOMATIC' | 'ON_DEMAND';
@@ -217,7 +218,7 @@ export interface KeyPolicyStore {
    * store kept policies (SQLite schema < 3): for such a key the caller applies the AWS default key
    * policy, and a putKeyPolicy gives it a stored one.
    */
-  getKeyPolicy(keyId: string): Promise<string | undefined>;
+  getKeyPolicy(keyId: string): Awaitable<string | undefined>;
   /**
    * Stores `policy` as the key's policy, replacing any other. NotFoundException, nothing written,
    * for an unknown key. Key state is the pipeline's check (key-state table), not the store's.
@@ -318,7 +319,7 @@ export interface GrantStore {
   /** The grant whose grantToken is exactly `grantToken`, whatever its key (RetireGrant by GrantToken). */
   getGrantByToken(grantToken: string): Promise<GrantRecord | undefined>;
   /** Every grant of the key in (createdAt, grantId) order, in one indexed read (the authorizer's). */
-  grantsForKey(keyId: string): Promise<GrantRecord[]>;
+  grantsForKey(keyId: string): Awaitable<GrantRecord[]>;
   /** ListGrants: one page of the key's grants; an empty page for an unknown key. */
   listGrants(keyId: string, query: ListGrantsQuery): Promise<Page<GrantRecord>>;
   /** ListRetirableGrants: grants of any key whose retiringPrincipal is exactly `retiringPrincipal`. */
@@ -331,15 +332,16 @@ export interface GrantStore {
  * Key metadata (DESIGN.md, "Core contracts"). Every method is atomic; SQLite and PostgreSQL
  * implementations pass the same contract suites (test/contract/metadata-store*.contract.ts).
  * Writes that name a key the store does not hold throw NotFoundException (setKeyState, older,
- * returns undefined instead).
+ * returns undefined instead). The reads on the request path are Awaitable: the caching store
+ * answers a hit with the value itself.
  */
 export interface MetadataStore
   extends AliasStore, KeyRotationStore, KeyDeletionStore, KeyTagStore, KeyPolicyStore, GrantStore {
   /** Inserts a key, its first version, its tags and its policy in one transaction. */
   createKey(newKey: NewKey): Promise<void>;
   /** The key, with its deletion date while deletion is pending. */
-  getKey(keyId: string): Promise<KeyRecord | undefined>;
-  getKeyVersion(keyId: string, versionId: string): Promise<KeyVersion | undefined>;
+  getKey(keyId: string): Awaitable<KeyRecord | undefined>;
+  getKeyVersion(keyId: string, versionId: string): Awaitable<KeyVersion | undefined>;
   /** Versions of a key ordered by creation, then id. */
   listKeyVersions(keyId: string): Promise<KeyVersion[]>;
   /** Keys of one account ordered by creation, then id. An unknown marker throws InvalidMarkerException. */
@@ -352,6 +354,6 @@ export interface MetadataStore
   /** UpdateKeyDescription; returns the updated key. NotFoundException for an unknown key. */
   updateDescription(keyId: string, description: string): Promise<KeyRecord>;
   /** Tags ordered by tag key. */
-  listTags(keyId: string): Promise<Tag[]>;
+  listTags(keyId: string): Awaitable<Tag[]>;
   close(): Promise<void>;
 }

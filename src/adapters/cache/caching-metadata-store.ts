@@ -1,4 +1,5 @@
 import type { KeyRecord, KeyState, KeyVersion, Tag } from '../../domain/key.js';
+import type { Awaitable } from '../../ports/awaitable.js';
 import type {
   AliasRecord,
   GrantLimits,
@@ -121,16 +122,16 @@ export class CachingMetadataStore implements MetadataStore {
 
   // Cached reads.
 
-  // A hit answers with a resolved promise and makes nothing else: these reads run several times
-  // per request, and their closures were made on every call before (heap sampling, Encrypt).
+  // A hit answers with the value itself: these reads run several times per request, and the
+  // pipeline awaits only what is not there yet (an await costs a promise and a microtask turn).
 
-  getKey(keyId: string): Promise<KeyRecord | undefined> {
+  getKey(keyId: string): Awaitable<KeyRecord | undefined> {
     const hit = this.#entries(keyId)?.key;
     if (hit !== undefined) return this.#hit(hit);
     return this.#miss(keyId, () => this.inner.getKey(keyId), (entries, key) => key && (entries.key = key));
   }
 
-  getKeyVersion(keyId: string, versionId: string): Promise<KeyVersion | undefined> {
+  getKeyVersion(keyId: string, versionId: string): Awaitable<KeyVersion | undefined> {
     const hit = this.#entries(keyId)?.versions?.get(versionId);
     if (hit !== undefined) return this.#hit(hit);
     return this.#miss(
@@ -140,9 +141,9 @@ export class CachingMetadataStore implements MetadataStore {
     );
   }
 
-  getKeyPolicy(keyId: string): Promise<string | undefined> {
+  getKeyPolicy(keyId: string): Awaitable<string | undefined> {
     const hit = this.#entries(keyId)?.policy;
-    if (hit !== undefined) return this.#hit(hit.value);
+    if (hit !== undefined) return this.#hit(hit).value;
     return this.#miss(
       keyId,
       async () => ({ value: await this.inner.getKeyPolicy(keyId) }),
@@ -150,33 +151,32 @@ export class CachingMetadataStore implements MetadataStore {
     ).then((policy) => policy.value);
   }
 
-  grantsForKey(keyId: string): Promise<GrantRecord[]> {
+  grantsForKey(keyId: string): Awaitable<GrantRecord[]> {
     const hit = this.#entries(keyId)?.grants;
     if (hit !== undefined) return this.#hit(hit);
     return this.#miss(keyId, () => this.inner.grantsForKey(keyId), (entries, grants) => (entries.grants = grants));
   }
 
-  listAliasesForKey(keyId: string): Promise<AliasRecord[]> {
+  listAliasesForKey(keyId: string): Awaitable<AliasRecord[]> {
     const hit = this.#entries(keyId)?.aliases;
     if (hit !== undefined) return this.#hit(hit);
     return this.#miss(keyId, () => this.inner.listAliasesForKey(keyId), (entries, aliases) => (entries.aliases = aliases));
   }
 
-  listTags(keyId: string): Promise<Tag[]> {
+  listTags(keyId: string): Awaitable<Tag[]> {
     const hit = this.#entries(keyId)?.tags;
     if (hit !== undefined) return this.#hit(hit);
     return this.#miss(keyId, () => this.inner.listTags(keyId), (entries, tags) => (entries.tags = tags));
   }
 
-  async getAlias(account: string, aliasName: string): Promise<AliasRecord | undefined> {
+  getAlias(account: string, aliasName: string): Awaitable<AliasRecord | undefined> {
     const name = `${account}\0${aliasName}`;
-    if (this.#live()) {
-      const hit = this.#aliases.get(name);
-      if (hit) {
-        this.stats.hits++;
-        return hit;
-      }
-    }
+    const hit = this.#live() ? this.#aliases.get(name) : undefined;
+    if (hit) return this.#hit(hit);
+    return this.#missAlias(name, account, aliasName);
+  }
+
+  async #missAlias(name: string, account: string, aliasName: string): Promise<AliasRecord | undefined> {
     this.stats.misses++;
     const generation = this.#generation;
     const alias = await this.inner.getAlias(account, aliasName);
@@ -317,12 +317,12 @@ export class CachingMetadataStore implements MetadataStore {
     return this.#live() ? this.#byKey.get(keyId) : undefined;
   }
 
-  #hit<T>(value: T): Promise<T> {
+  #hit<T>(value: T): T {
     this.stats.hits++;
-    return Promise.resolve(value);
+    return value;
   }
 
-  async #miss<T>(keyId: string, load: () => Promise<T>, fill: (entries: KeyEntries, value: T) => unknown): Promise<T> {
+  async #miss<T>(keyId: string, load: () => Awaitable<T>, fill: (entries: KeyEntries, value: T) => unknown): Promise<T> {
     this.stats.misses++;
     const generation = this.#generation;
     const value = await load();

@@ -1,4 +1,5 @@
 import type { KeyRecord, KeyVersion } from '../../domain/key.js';
+import type { Awaitable } from '../../ports/awaitable.js';
 import type {
   AliasRecord,
   AliasStore,
@@ -46,13 +47,13 @@ export abstract class AreaDelegatingStore<Areas extends StoreAreas>
   deleteAlias(account: string, aliasName: string): Promise<boolean> {
     return this.areas.aliases.deleteAlias(account, aliasName);
   }
-  getAlias(account: string, aliasName: string): Promise<AliasRecord | undefined> {
+  getAlias(account: string, aliasName: string): Awaitable<AliasRecord | undefined> {
     return this.areas.aliases.getAlias(account, aliasName);
   }
   listAliases(query: ListAliasesQuery): Promise<Page<AliasRecord>> {
     return this.areas.aliases.listAliases(query);
   }
-  listAliasesForKey(keyId: string): Promise<AliasRecord[]> {
+  listAliasesForKey(keyId: string): Awaitable<AliasRecord[]> {
     return this.areas.aliases.listAliasesForKey(keyId);
   }
 
@@ -91,7 +92,7 @@ export abstract class AreaDelegatingStore<Areas extends StoreAreas>
   }
 
   // Key policies.
-  getKeyPolicy(keyId: string): Promise<string | undefined> {
+  getKeyPolicy(keyId: string): Awaitable<string | undefined> {
     return this.areas.policies.getKeyPolicy(keyId);
   }
   putKeyPolicy(keyId: string, policy: string): Promise<void> {
@@ -111,7 +112,7 @@ export abstract class AreaDelegatingStore<Areas extends StoreAreas>
   getGrantByToken(grantToken: string): Promise<GrantRecord | undefined> {
     return this.areas.grants.getGrantByToken(grantToken);
   }
-  grantsForKey(keyId: string): Promise<GrantRecord[]> {
+  grantsForKey(keyId: string): Awaitable<GrantRecord[]> {
     return this.areas.grants.grantsForKey(keyId);
   }
   listGrants(keyId: string, query: ListGrantsQuery): Promise<Page<GrantRecord>> {
