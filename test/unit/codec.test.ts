@@ -48,6 +48,26 @@ describe('MessageCodec (proto reflection driven)', () => {
     });
   });
 
+  it('answers the same the second time (enum names are remembered), and drops names of another enum', () => {
+    const wire = { key_id: 'k', encryption_context: JSON.parse('{"__proto__":"x","b":"y"}'), key_spec: 'DATA_KEY_SPEC_AES_128' };
+    const first = codec.toOperation(type('GenerateDataKeyRequest'), wire);
+    const second = codec.toOperation(type('GenerateDataKeyRequest'), wire);
+    expect(second).toEqual(first);
+    expect(first.keySpec).toBe('AES_128');
+    // A map entry named __proto__ stays data, not the object's prototype.
+    expect(Object.keys(first.encryptionContext as object)).toEqual(['__proto__', 'b']);
+    expect(Object.getPrototypeOf(first.encryptionContext)).toBe(Object.prototype);
+    for (let i = 0; i < 2; i++) {
+      expect(codec.toOperation(type('GenerateDataKeyRequest'), { key_spec: 'KEY_SPEC_RSA_2048' })).toEqual({});
+      expect(codec.toOperation(type('GenerateDataKeyRequest'), { key_spec: 'DATA_KEY_SPEC_UNSPECIFIED' })).toEqual({});
+    }
+    for (let i = 0; i < 2; i++) {
+      expect(codec.toWire(type('DescribeKeyResponse'), { keyMetadata: { keyState: 'PendingImport' } })).toEqual({
+        key_metadata: { key_state: 'KEY_STATE_PENDING_IMPORT' },
+      });
+    }
+  });
+
   it('converts between PascalCase and UPPER_SNAKE both ways', () => {
     for (const value of ['Enabled', 'PendingDeletion', 'ReEncryptFrom', 'GenerateDataKeyPairWithoutPlaintext']) {
       expect(pascalCase(upperSnakeCase(value))).toBe(value);

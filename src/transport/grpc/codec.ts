@@ -19,6 +19,8 @@ export class MessageCodec {
   private readonly enumPrefixes = new Map<protobuf.Enum, string>();
   /** Per message type: its fields and their camelCase names (the profile showed the renaming at ~10 µs per request). */
   private readonly plans = new Map<protobuf.Type, readonly FieldPlan[]>();
+  private readonly enumsIn = new Map<protobuf.Enum, Map<string, string | undefined>>();
+  private readonly enumsOut = new Map<protobuf.Enum, Map<string, string | undefined>>();
 
   /** Wire → operation. Absent fields stay absent; the *_UNSPECIFIED enum value counts as absent. */
   toOperation(type: protobuf.Type, message: Record<string, unknown>): Record<string, unknown> {
@@ -62,13 +64,7 @@ export class MessageCodec {
 
   private valueIn(field: protobuf.Field, value: unknown): unknown {
     const resolved = field.resolvedType;
-    if (resolved instanceof protobuf.Enum) {
-      const name = String(value);
-      const prefix = this.prefix(resolved);
-      if (name === `${prefix}UNSPECIFIED` || !name.startsWith(prefix)) return undefined;
-      const awsValue = name.slice(prefix.length);
-      return PASCAL_CASE_ENUMS.has(resolved.name) ? pascalCase(awsValue) : awsValue;
-    }
+    if (resolved instanceof protobuf.Enum) return this.enumIn(resolved, String(value));
     if (resolved instanceof protobuf.Type) {
       if (resolved.fullName === '.google.protobuf.Timestamp') {
         const { seconds, nanos } = value as { seconds?: string | number; nanos?: number };
@@ -81,10 +77,7 @@ export class MessageCodec {
 
   private valueOut(field: protobuf.Field, value: unknown): unknown {
     const resolved = field.resolvedType;
-    if (resolved instanceof protobuf.Enum) {
-      const name = PASCAL_CASE_ENUMS.has(resolved.name) ? upperSnakeCase(String(value)) : String(value);
-      return `${this.prefix(resolved)}${name}`;
-    }
+    if (resolved instanceof protobuf.Enum) return this.enumOut(resolved, String(value));
     if (resolved instanceof protobuf.Type) {
       if (resolved.fullName === '.google.protobuf.Timestamp') {
         const millis = (value as Date).getTime();
@@ -96,11 +89,54 @@ export class MessageCodec {
   }
 
   private mapIn(field: protobuf.Field, value: Record<string, unknown>): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.valueIn(field, v)]));
+    const result: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) defineEntry(result, key, this.valueIn(field, value[key]));
+    return result;
   }
 
   private mapOut(field: protobuf.Field, value: Record<string, unknown>): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.valueOut(field, v)]));
+    const result: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) defineEntry(result, key, this.valueOut(field, value[key]));
+    return result;
+  }
+
+  /**
+   * `KEY_SPEC_RSA_2048` → `RSA_2048`, `KEY_STATE_PENDING_DELETION` → `PendingDeletion`; the
+   * *_UNSPECIFIED value and names of another enum → undefined. An enum has few values and requests
+   * repeat them: each is worked out once, not re-sliced and re-cased on every request.
+   */
+  private enumIn(type: protobuf.Enum, name: string): string | undefined {
+    const known = this.enumNames(this.enumsIn, type);
+    if (known.has(name)) return known.get(name);
+    const prefix = this.prefix(type);
+    let awsValue: string | undefined;
+    if (name !== `${prefix}UNSPECIFIED` && name.startsWith(prefix)) {
+      const bare = name.slice(prefix.length);
+      awsValue = PASCAL_CASE_ENUMS.has(type.name) ? pascalCase(bare) : bare;
+    }
+    // Only the type's own values are kept: anything else a client sends is worked out each time.
+    if (name in type.values) known.set(name, awsValue);
+    return awsValue;
+  }
+
+  /** The inverse of enumIn: `RSA_2048` → `KEY_SPEC_RSA_2048`, once per value. */
+  private enumOut(type: protobuf.Enum, awsValue: string): string {
+    const known = this.enumNames(this.enumsOut, type);
+    let name = known.get(awsValue);
+    if (name === undefined) {
+      name = `${this.prefix(type)}${PASCAL_CASE_ENUMS.has(type.name) ? upperSnakeCase(awsValue) : awsValue}`;
+      if (name in type.values) known.set(awsValue, name);
+    }
+    return name;
+  }
+
+  private enumNames(
+    byType: Map<protobuf.Enum, Map<string, string | undefined>>,
+    type: protobuf.Enum,
+  ): Map<string, string | undefined> {
+    let names = byType.get(type);
+    if (names === undefined) byType.set(type, (names = new Map()));
+    return names;
   }
 
   /** KeySpec → "KEY_SPEC_": enum values carry their type's name (kms.proto). */
@@ -112,6 +148,12 @@ export class MessageCodec {
     }
     return prefix;
   }
+}
+
+/** A map entry as data, even under the name "__proto__" (as Object.fromEntries defined it). */
+function defineEntry(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 export function camelCase(snake: string): string {
