@@ -142,7 +142,13 @@ function nameList(
     throw malformed(`${path}.${name} must be a string or a non-empty list of strings.`);
   }
   const matchers = list.map((v, i) => compile(v, `${path}.${name}${Array.isArray(value) ? `[${i}]` : ''}`));
-  const matches: Matcher = matchers.length === 1 ? matchers[0]! : (s) => matchers.some((m) => m(s));
+  const matches: Matcher =
+    matchers.length === 1
+      ? matchers[0]!
+      : (subject) => {
+          for (const matcher of matchers) if (matcher(subject)) return true;
+          return false;
+        };
   return { negated, patterns: list, matches };
 }
 

@@ -70,6 +70,8 @@ export interface StatementOutcome {
   /** How the statement names the caller; `direct` for identity policies, which name no principal. */
   readonly match: PrincipalMatch;
   readonly line: TraceLine;
+  /** `Allow by <label>`: the reason of a decision this statement made alone. */
+  readonly allowReason: string;
 }
 
 export function sourceName(policy: NamedPolicy): string {
@@ -118,8 +120,11 @@ class ExaminedStatement implements StatementOutcome {
   ) {}
 
   get label(): string {
-    const { sid, index } = this.statement;
-    return (this.#label ??= `${this.source} statement ${sid ? `'${sid}' (#${index})` : `#${index}`}`);
+    return (this.#label ??= labelOf(this.statement, this.source).label);
+  }
+
+  get allowReason(): string {
+    return labelOf(this.statement, this.source).allowReason;
   }
 
   get line(): TraceLine {
@@ -153,6 +158,22 @@ class ExaminedStatement implements StatementOutcome {
     }
   }
 }
+
+/**
+ * A statement's label and the reason "Allow by <label>" are the same text on every request it
+ * decides: written once per statement (a compiled policy is shared by every key with its text).
+ */
+function labelOf(statement: CompiledStatement, source: string): { readonly source: string; readonly label: string; readonly allowReason: string } {
+  const kept = labels.get(statement);
+  if (kept !== undefined && kept.source === source) return kept;
+  const { sid, index } = statement;
+  const label = `${source} statement ${sid ? `'${sid}' (#${index})` : `#${index}`}`;
+  const made = { source, label, allowReason: `Allow by ${label}` };
+  labels.set(statement, made);
+  return made;
+}
+
+const labels = new WeakMap<CompiledStatement, { readonly source: string; readonly label: string; readonly allowReason: string }>();
 
 function skipped(
   statement: CompiledStatement,

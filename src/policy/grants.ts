@@ -44,6 +44,8 @@ export interface GrantOutcome {
   readonly line: TraceLine;
 }
 
+const NO_GRANT_OUTCOMES: readonly GrantOutcome[] = Object.freeze([]);
+
 /**
  * Which grants allow the request. `match` is `direct` when the grant names the caller (or its role)
  * and `account` when it names only the caller's account root, which, as in a key policy, delegates
@@ -53,7 +55,9 @@ export function examineGrants(
   grants: readonly Grant[],
   request: PreparedRequest,
   encryptionContext: EncryptionContext | undefined,
-): GrantOutcome[] {
+): readonly GrantOutcome[] {
+  // Most keys have no grants: nothing to examine, and nothing to make for it.
+  if (grants.length === 0) return NO_GRANT_OUTCOMES;
   const operation = request.action.startsWith('kms:') ? request.action.slice(4) : request.action;
   return grants.map((grant) => {
     const source = `grant ${grant.grantId}`;

@@ -68,11 +68,15 @@ export interface KmsAuthorizationInput {
 
 const rule = (detail: string, applies = true): TraceLine => ({ source: 'rule', applies, detail });
 
+/** No identity policies, nothing examined (most callers have none attached). */
+const NO_OUTCOMES: readonly StatementOutcome[] = Object.freeze([]);
+
 export function authorizeKmsRequest(input: KmsAuthorizationInput): Decision {
   const { request, keyAccount } = input;
   const prepared = prepareRequest(request);
   const { principal, action } = request;
-  const identity = input.identityPolicies.flatMap((policy) => examinePolicy(policy, prepared));
+  const identity =
+    input.identityPolicies.length === 0 ? NO_OUTCOMES : input.identityPolicies.flatMap((policy) => examinePolicy(policy, prepared));
   const callerAccount = principal.kind === 'service' ? undefined : (request.callerAccount ?? principal.account);
   const isRoot = principal.kind === 'root';
   const identityDeny = firstApplying(identity, 'Deny');
@@ -106,7 +110,7 @@ export function authorizeKmsRequest(input: KmsAuthorizationInput): Decision {
   const keyDirect = key.find((o) => o.applies && o.statement.effect === 'Allow' && o.match === 'direct');
   const keyDelegates = key.find((o) => o.applies && o.statement.effect === 'Allow' && o.match === 'account');
 
-  if (!crossAccount && keyDirect) return allow(`Allow by ${keyDirect.label}`, trace);
+  if (!crossAccount && keyDirect) return allow(keyDirect.allowReason, trace);
   if (!crossAccount && keyDelegates && identityReason) {
     return allow(`Allow by ${identityReason}, delegated by ${keyDelegates.label}`, trace);
   }

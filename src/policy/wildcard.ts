@@ -1,3 +1,5 @@
+import { boundedMemo } from '../domain/memo.js';
+
 /**
  * IAM wildcard matching: `*` matches any run of characters (including none), `?` exactly one.
  * Patterns are compiled once, when a policy is parsed; matching is a hand-written glob walk
@@ -10,10 +12,17 @@ export function hasWildcard(pattern: string): boolean {
   return pattern.includes('*') || pattern.includes('?');
 }
 
+/**
+ * Action names are matched without case, against every statement of every request: the few names
+ * requests carry (kms:Encrypt …) are lower-cased once each, not on every match.
+ */
+const lowerCase = boundedMemo((subject) => subject.toLowerCase());
+const same = (subject: string): string => subject;
+
 export function compileWildcard(pattern: string, options: { ignoreCase?: boolean } = {}): Matcher {
   const ignoreCase = options.ignoreCase === true;
   const p = ignoreCase ? pattern.toLowerCase() : pattern;
-  const fold = ignoreCase ? (s: string) => s.toLowerCase() : (s: string) => s;
+  const fold = ignoreCase ? lowerCase : same;
   if (p === '*') return () => true;
   if (!hasWildcard(p)) return (subject) => fold(subject) === p;
   const star = p.indexOf('*');

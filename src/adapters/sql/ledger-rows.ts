@@ -26,15 +26,18 @@ export interface CheckpointRowRead {
 
 /** The row the writer inserts for a chained entry: its columns, the keys it names and its reader accounts. */
 export function entryRow({ entry, canonical, hash }: ChainedEntry): LedgerEntryRow {
-  // Key id → the key's account, once per key whatever the number of its ARNs in the entry.
-  const keys = new Map<string, string>();
+  // Each key id once, whatever the number of its ARNs in the entry; the readers are the caller's
+  // account and each key's. An entry names one or two keys: arrays and includes, not a Map and a
+  // Set and their copies (heap sampling: ~0.7 KB per request).
+  const keyIds: string[] = [];
+  const accounts: string[] = [];
+  if (entry.principalAccount !== null) accounts.push(entry.principalAccount);
   for (const keyArn of entry.keyArns) {
     const key = keyOfArn(keyArn);
-    if (!keys.has(key.keyId)) keys.set(key.keyId, key.account);
+    if (keyIds.includes(key.keyId)) continue;
+    keyIds.push(key.keyId);
+    if (key.account !== '' && !accounts.includes(key.account)) accounts.push(key.account);
   }
-  const accounts = new Set<string>();
-  if (entry.principalAccount !== null) accounts.add(entry.principalAccount);
-  for (const account of keys.values()) if (account !== '') accounts.add(account);
   return {
     entry: {
       seq: entry.seq,
@@ -48,8 +51,8 @@ export function entryRow({ entry, canonical, hash }: ChainedEntry): LedgerEntryR
       outcome: entry.outcome,
       kind: entry.kind,
     },
-    keyIds: [...keys.keys()],
-    accounts: [...accounts],
+    keyIds,
+    accounts,
   };
 }
 
