@@ -1,4 +1,5 @@
 import type { AuditEvent } from '../ports/audit-sink.js';
+import { isoTime } from '../domain/iso-time.js';
 import { type JsonValue, toJsonValue } from './json-value.js';
 
 /** 'background' marks work the service did by itself: scheduled rotation, deletion (issue 6, item 1). */
@@ -48,7 +49,7 @@ export function entryFromEvent(event: AuditEvent, seq: number, kind: EntryKind =
   }
   return {
     seq,
-    time: event.time.toISOString(),
+    time: isoTime(event.time),
     requestId: text(event.requestId, 'requestId'),
     operation: text(event.operation, 'operation'),
     principalArn: event.principalArn === undefined ? null : text(event.principalArn, 'principalArn'),
