@@ -126,9 +126,9 @@ export function canonicalEntry(entry: LedgerEntry): string {
 
 /**
  * The pieces of one entry's text, in one array kept for every call: canonicalEntry is synchronous
- * and calls nothing that calls it back (addJson recurses, adding to it). The array is never shortened, which
- * would drop its storage: after each join its slots are emptied instead, and join over the empty
- * slots past a shorter entry's last piece adds nothing.
+ * and nothing it calls calls it back (addJson recurses, adding to the same entry). The array is
+ * never shortened, which would drop its storage: after each join its slots are emptied instead,
+ * and join over the empty slots past a shorter entry's last piece adds nothing.
  */
 const pieces: string[] = [];
 /** Pieces of the entry being written. */
@@ -159,11 +159,6 @@ function addNullable(text: string | null): void {
 }
 
 /**
- * A JSON value as RFC 8785 writes it: object members sorted by their names' UTF-16 code units
- * (§3.2.3: what Array.prototype.sort does with strings), numbers and strings as JSON.stringify
- * writes them (§3.2.2.2, §3.2.2.3). The values come from toJsonValue: finite numbers, no undefined.
- */
-/**
  * Array.prototype.sort's order for strings (UTF-16 code units), without its scratch copy: an
  * insertion sort, for the few names a parameters object has; a long list takes the builtin.
  */
@@ -178,6 +173,11 @@ function sortedInPlace(names: string[]): string[] {
   return names;
 }
 
+/**
+ * A JSON value as RFC 8785 writes it: object members sorted by their names' UTF-16 code units
+ * (§3.2.3: what Array.prototype.sort does with strings), numbers and strings as JSON.stringify
+ * writes them (§3.2.2.2, §3.2.2.3). The values come from toJsonValue: finite numbers, no undefined.
+ */
 function addJson(value: JsonValue): void {
   if (value === null) add('null');
   else if (typeof value === 'string') addString(value);

@@ -42,6 +42,8 @@ function copy(value: unknown, parent: string, member: string | number | undefine
       if (!Number.isFinite(value)) throw new TypeError(`${pathOf(parent, member)} is not a finite number`);
       return value === 0 ? 0 : value;
     case 'string':
+      // RFC 8785 §3.1 requires I-JSON (RFC 7493 §2.1): no lone surrogates. One would also turn into
+      // U+FFFD when the row is stored as UTF-8, breaking the hash on re-reading.
       if (!value.isWellFormed()) throw new TypeError(`${pathOf(parent, member)} holds a lone UTF-16 surrogate (RFC 8785 §3.1)`);
       return value;
     case 'object':

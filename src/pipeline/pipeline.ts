@@ -321,7 +321,7 @@ function keyConditionsOf(key: KeyRecord, aliases: readonly AliasRecord[], tags: 
 /** The condition keys last made for a key record (keyConditionsOf). */
 const keyConditionsMade = new WeakMap<
   KeyRecord,
-  { readonly aliases: readonly unknown[]; readonly tags: readonly Tag[]; readonly alias: string | undefined; readonly keys: ConditionKeys }
+  { readonly aliases: readonly AliasRecord[]; readonly tags: readonly Tag[]; readonly alias: string | undefined; readonly keys: ConditionKeys }
 >();
 
 const NO_CONDITIONS: RequestConditions = Object.freeze({});

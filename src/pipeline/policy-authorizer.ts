@@ -97,7 +97,6 @@ export class PolicyAuthorizer implements Authorizer, KeyPolicies {
   identityPoliciesOf(principal: Principal): readonly NamedPolicy[] {
     return this.identity.policiesFor(principal);
   }
-
 }
 
 const NO_GRANTS: readonly Grant[] = Object.freeze([]);

@@ -30,7 +30,6 @@ export function callerConditions(input: {
   };
 }
 
-
 /** The condition keys of the key a request names (AWS KMS condition keys). */
 export function keyConditions(key: KeyRecord, aliases: readonly string[], tags: readonly Tag[], requestAlias: string | undefined) {
   const keys: Record<string, ConditionKeys[string]> = {

@@ -105,7 +105,6 @@ const enum Why {
  * were most of what evaluating a policy allocated).
  */
 class ExaminedStatement implements StatementOutcome {
-  #label: string | undefined;
   #line: TraceLine | undefined;
 
   constructor(
@@ -120,7 +119,7 @@ class ExaminedStatement implements StatementOutcome {
   ) {}
 
   get label(): string {
-    return (this.#label ??= labelOf(this.statement, this.source).label);
+    return labelOf(this.statement, this.source).label;
   }
 
   get allowReason(): string {

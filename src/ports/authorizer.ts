@@ -1,7 +1,7 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
-import type { Awaitable } from './awaitable.js';
 import type { KeyRecord } from '../domain/key.js';
 import type { Principal } from '../domain/principal.js';
+import type { Awaitable } from './awaitable.js';
 
 /** IAM condition keys and their values for one request (`kms:EncryptionContext:<k>`, `aws:SourceIp` …). */
 export type ConditionValue = string | readonly string[] | boolean | number | undefined;

@@ -115,7 +115,7 @@ export class MessageCodec {
       awsValue = PASCAL_CASE_ENUMS.has(type.name) ? pascalCase(bare) : bare;
     }
     // Only the type's own values are kept: anything else a client sends is worked out each time.
-    if (name in type.values) known.set(name, awsValue);
+    if (Object.hasOwn(type.values, name)) known.set(name, awsValue);
     return awsValue;
   }
 
@@ -125,7 +125,7 @@ export class MessageCodec {
     let name = known.get(awsValue);
     if (name === undefined) {
       name = `${this.prefix(type)}${PASCAL_CASE_ENUMS.has(type.name) ? upperSnakeCase(awsValue) : awsValue}`;
-      if (name in type.values) known.set(awsValue, name);
+      if (Object.hasOwn(type.values, name)) known.set(awsValue, name);
     }
     return name;
   }
