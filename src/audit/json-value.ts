@@ -1,4 +1,5 @@
 import canonicalize from 'canonicalize';
+import { setDataProperty } from '../domain/data-property.js';
 
 /** A value that survives JSON.stringify → JSON.parse unchanged, so its canonical form is stable. */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
@@ -84,9 +85,7 @@ function objectToJson(value: object, path: string, depth: number): JsonValue {
     if (!Object.hasOwn(value, key)) continue;
     if (!key.isWellFormed()) throw new TypeError(`${path} key holds a lone UTF-16 surrogate (RFC 8785 §3.1)`);
     const item = copy((value as Record<string, unknown>)[key], path, key, depth + 1);
-    // defineProperty, so that a "__proto__" key stays data instead of setting the copy's prototype.
-    if (key === '__proto__') Object.defineProperty(copied, key, { value: item, enumerable: true, writable: true, configurable: true });
-    else copied[key] = item;
+    setDataProperty(copied, key, item);
   }
   return copied;
 }

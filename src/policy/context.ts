@@ -1,5 +1,5 @@
-import { boundedMemo } from '../domain/memo.js';
 import type { Principal } from '../domain/principal.js';
+import { lowerCased } from './wildcard.js';
 
 /**
  * The request context: condition keys and their values, as the caller builds them for one request
@@ -73,9 +73,6 @@ function collect(values: string[] | undefined, value: ContextValue): string[] | 
   else values.push(String(value));
   return values;
 }
-
-/** Condition key names repeat from request to request: lower-case each once. */
-const lowerCased = boundedMemo((name) => name.toLowerCase());
 
 /**
  * The principal's own condition keys, for the caller to merge into the request context.

@@ -13,16 +13,16 @@ export function hasWildcard(pattern: string): boolean {
 }
 
 /**
- * Action names are matched without case, against every statement of every request: the few names
- * requests carry (kms:Encrypt …) are lower-cased once each, not on every match.
+ * IAM names compared without case (action names, condition key names) come back request after
+ * request, against every statement: each is lower-cased once, not on every match.
  */
-const lowerCase = boundedMemo((subject) => subject.toLowerCase());
+export const lowerCased = boundedMemo((name) => name.toLowerCase());
 const same = (subject: string): string => subject;
 
 export function compileWildcard(pattern: string, options: { ignoreCase?: boolean } = {}): Matcher {
   const ignoreCase = options.ignoreCase === true;
   const p = ignoreCase ? pattern.toLowerCase() : pattern;
-  const fold = ignoreCase ? lowerCase : same;
+  const fold = ignoreCase ? lowerCased : same;
   if (p === '*') return () => true;
   if (!hasWildcard(p)) return (subject) => fold(subject) === p;
   const star = p.indexOf('*');

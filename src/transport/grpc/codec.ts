@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import { setDataProperty } from '../../domain/data-property.js';
 
 /**
  * Converts between wire messages (snake_case, prefixed enum names, Timestamps) and the operations'
@@ -90,13 +91,13 @@ export class MessageCodec {
 
   private mapIn(field: protobuf.Field, value: Record<string, unknown>): Record<string, unknown> {
     const result: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) defineEntry(result, key, this.valueIn(field, value[key]));
+    for (const key of Object.keys(value)) setDataProperty(result, key, this.valueIn(field, value[key]));
     return result;
   }
 
   private mapOut(field: protobuf.Field, value: Record<string, unknown>): Record<string, unknown> {
     const result: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) defineEntry(result, key, this.valueOut(field, value[key]));
+    for (const key of Object.keys(value)) setDataProperty(result, key, this.valueOut(field, value[key]));
     return result;
   }
 
@@ -148,12 +149,6 @@ export class MessageCodec {
     }
     return prefix;
   }
-}
-
-/** A map entry as data, even under the name "__proto__" (as Object.fromEntries defined it). */
-function defineEntry(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-  else target[key] = value;
 }
 
 export function camelCase(snake: string): string {
