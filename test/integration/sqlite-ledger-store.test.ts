@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { applySqliteMigrations, SQLITE_MIGRATIONS } from '../../src/adapters/sql/migrations.js';
 import { SqliteLedgerStore } from '../../src/adapters/sql/sqlite-ledger.js';
 import { ChainBuilder, GENESIS_HEAD } from '../../src/audit/chain.js';
+import { entryRow } from '../../src/adapters/sql/ledger-rows.js';
 import { sampleEvent } from '../support/audit-ledger.js';
 import { tempDir } from '../support/temp-dirs.js';
 
@@ -94,6 +95,62 @@ describe('SQLite ledger appends', () => {
       // The other key's account reads exactly the entries that name its key.
       const theirs = await store.listEntries({ account: '444455556666', limit: 200 });
       expect(theirs.items.map((item) => item.entry.seq)).toEqual(Array.from({ length: 35 }, (_, i) => 3 * i + 1));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('stores every column as entryRow gives it: nulls, entries without keys, text beyond Latin-1', async () => {
+    // The batch crosses to the writer thread as one text and its lengths (packBatch): each string
+    // must come back whole, including those with surrogate pairs, and null must stay null.
+    const path = join(tempDir('p11kms-ledger-columns-'), 'p11kms.db');
+    const store = await SqliteLedgerStore.open(path);
+    const chain = new ChainBuilder(GENESIS_HEAD);
+    const otherKey = `arn:aws:kms:eu-west-1:444455556666:key/${'b'.repeat(8)}-bbbb-4bbb-8bbb-${'b'.repeat(12)}`;
+    const batch = Array.from({ length: 40 }, (_, i) => {
+      const event = sampleEvent(i + 1);
+      if (i % 5 === 1) return chain.append({ ...event, keyArns: [] });
+      if (i % 5 === 2) return chain.append({ ...event, requestId: `req-✓-😀-${i}`, keyArns: [otherKey, ...event.keyArns] });
+      return chain.append(event);
+    });
+    try {
+      await store.appendEntries(GENESIS_HEAD, batch);
+    } finally {
+      await store.close();
+    }
+
+    const rows = batch.map(entryRow);
+    expect(rows.some((row) => row.entry.principalArn === null && row.entry.principalAccount === null)).toBe(true);
+    const db = new Database(path, { readonly: true });
+    try {
+      const entries = db.prepare(`SELECT seq, canonical, hash, time, request_id, operation, principal_arn,
+        principal_account, outcome, kind FROM ledger_entries ORDER BY seq`).all();
+      expect(entries).toEqual(rows.map(({ entry }) => ({
+        seq: entry.seq, canonical: entry.canonical, hash: entry.hash, time: entry.time, request_id: entry.requestId,
+        operation: entry.operation, principal_arn: entry.principalArn, principal_account: entry.principalAccount,
+        outcome: entry.outcome, kind: entry.kind,
+      })));
+      const keys = db.prepare('SELECT key_id, seq FROM ledger_entry_keys ORDER BY seq, key_id').all();
+      expect(keys).toEqual(rows.flatMap(({ entry, keyIds }) => [...keyIds].sort().map((key_id) => ({ key_id, seq: entry.seq }))));
+      const accounts = db.prepare('SELECT account, seq FROM ledger_entry_accounts ORDER BY seq, account').all();
+      expect(accounts).toEqual(rows.flatMap(({ entry, accounts }) => [...accounts].sort().map((account) => ({ account, seq: entry.seq }))));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('refuses a batch with a hash that is not 32 bytes, and writes none of it', async () => {
+    const path = join(tempDir('p11kms-ledger-bad-hash-'), 'p11kms.db');
+    const store = await SqliteLedgerStore.open(path);
+    try {
+      const chain = new ChainBuilder(GENESIS_HEAD);
+      const good = chain.append(sampleEvent(1));
+      const bad = { ...chain.append(sampleEvent(2)), hash: Buffer.alloc(31) };
+      await expect(store.appendEntries(GENESIS_HEAD, [good, bad])).rejects.toThrow(RangeError);
+      expect(await store.readHead()).toEqual(GENESIS_HEAD);
+      // The writer is still usable: the same batch with its real hash is stored.
+      await store.appendEntries(GENESIS_HEAD, [good]);
+      expect((await store.readHead()).seq).toBe(1);
     } finally {
       await store.close();
     }

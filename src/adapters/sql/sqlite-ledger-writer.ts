@@ -27,19 +27,33 @@ const insertKey = db.prepare('INSERT OR IGNORE INTO ledger_entry_keys (key_id, s
 const insertAccount = db.prepare('INSERT OR IGNORE INTO ledger_entry_accounts (account, seq) VALUES (?, ?)');
 const insertCheckpoint = db.prepare('INSERT INTO ledger_checkpoints (seq, hash, time, signature) VALUES (?, ?, ?, ?)');
 const lastCheckpoint = db.prepare('SELECT max(seq) FROM ledger_checkpoints').pluck();
-const append = db.transaction((after, c) => {
+const append = db.transaction((after, batch) => {
   const stored = head.get();
   const storedSeq = stored === undefined ? 0 : stored.seq;
   if (storedSeq !== after.seq || (stored !== undefined && !bytes(stored.hash).equals(bytes(after.hash)))) {
     throw new Error('the stored ledger head is ' + storedSeq + ', not ' + after.seq + ': another writer appended');
   }
-  const hashes = bytes(c.hashes);
-  for (let i = 0; i < c.seq.length; i++) {
-    insertEntry.run(c.seq[i], c.canonical[i], hashes.subarray(32 * i, 32 * i + 32), c.time[i], c.requestId[i],
-      c.operation[i], c.principalArn[i], c.principalAccount[i], c.outcome[i], c.kind[i]);
+  // The layout is packBatch's (below): per entry its seq, time and counts in numbers, its strings
+  // as lengths there and pieces of text, in the order written.
+  const { text, numbers } = batch;
+  const hashes = bytes(batch.hashes);
+  let at = 0;
+  let n = 0;
+  const piece = () => {
+    const length = numbers[n++];
+    if (length < 0) return null;
+    const value = text.slice(at, at + length);
+    at += length;
+    return value;
+  };
+  for (let i = 0; i < batch.count; i++) {
+    const seq = numbers[n++];
+    const time = numbers[n++];
+    insertEntry.run(seq, piece(), hashes.subarray(32 * i, 32 * i + 32), time, piece(), piece(), piece(), piece(),
+      piece(), piece());
+    for (let keys = numbers[n++]; keys > 0; keys--) insertKey.run(piece(), seq);
+    for (let accounts = numbers[n++]; accounts > 0; accounts--) insertAccount.run(piece(), seq);
   }
-  for (let i = 0; i < c.keySeq.length; i++) insertKey.run(c.keyId[i], c.keySeq[i]);
-  for (let i = 0; i < c.accountSeq.length; i++) insertAccount.run(c.account[i], c.accountSeq[i]);
 });
 const checkpoint = db.transaction((c) => {
   const last = lastCheckpoint.get() ?? 0;
@@ -97,38 +111,53 @@ export class LedgerWriteError extends Error {
 }
 
 /**
- * A batch as column arrays and one buffer of hashes: the structured clone of a few arrays of
- * strings costs the two threads about half what one object per entry does (postMessage was ~15 µs
- * per request in the bench profile).
+ * A batch as one text, one array of numbers and one buffer of hashes, for postMessage. Its
+ * structured clone copies each string and array separately, and each one costs both threads: column
+ * arrays of ~110 strings for a batch of 18 Encrypt entries took the main thread 200–550 µs per
+ * batch in the bench (bench:profile: postMessage ~20 µs per request), one text a small part of it.
+ * The hashes go in a buffer of their own: Buffer.concat's comes from the 8 KiB pool, and the clone
+ * copies a view's whole ArrayBuffer.
+ *
+ * Per entry, `numbers` holds its seq, its time, then the length of each string (-1 for null) in
+ * the order `text` holds them: canonical, requestId, operation, principalArn, principalAccount,
+ * outcome, kind; then the number of its key ids and their lengths, and the same for its accounts.
  */
-function columns(rows: readonly LedgerEntryRow[]) {
-  const c = {
-    seq: [] as number[], canonical: [] as string[], hashes: Buffer.concat(rows.map((row) => row.entry.hash)),
-    time: [] as number[], requestId: [] as string[], operation: [] as string[], principalArn: [] as (string | null)[],
-    principalAccount: [] as (string | null)[], outcome: [] as string[], kind: [] as string[],
-    keySeq: [] as number[], keyId: [] as string[],
-    accountSeq: [] as number[], account: [] as string[],
+export function packBatch(rows: readonly LedgerEntryRow[]): PackedBatch {
+  const pieces: string[] = [];
+  const numbers: number[] = [];
+  const hashes = new Uint8Array(32 * rows.length);
+  const add = (value: string | null) => {
+    if (value === null) {
+      numbers.push(-1);
+      return;
+    }
+    numbers.push(value.length);
+    pieces.push(value);
   };
-  for (const { entry, keyIds, accounts } of rows) {
-    c.seq.push(entry.seq);
-    c.canonical.push(entry.canonical);
-    c.time.push(entry.time);
-    c.requestId.push(entry.requestId);
-    c.operation.push(entry.operation);
-    c.principalArn.push(entry.principalArn);
-    c.principalAccount.push(entry.principalAccount);
-    c.outcome.push(entry.outcome);
-    c.kind.push(entry.kind);
-    for (const keyId of keyIds) {
-      c.keySeq.push(entry.seq);
-      c.keyId.push(keyId);
-    }
-    for (const account of accounts) {
-      c.accountSeq.push(entry.seq);
-      c.account.push(account);
-    }
-  }
-  return c;
+  rows.forEach(({ entry, keyIds, accounts }, index) => {
+    if (entry.hash.length !== 32) throw new RangeError(`entry ${entry.seq} has a hash of ${entry.hash.length} bytes`);
+    hashes.set(entry.hash, 32 * index);
+    numbers.push(entry.seq, entry.time);
+    add(entry.canonical);
+    add(entry.requestId);
+    add(entry.operation);
+    add(entry.principalArn);
+    add(entry.principalAccount);
+    add(entry.outcome);
+    add(entry.kind);
+    numbers.push(keyIds.length);
+    for (const keyId of keyIds) add(keyId);
+    numbers.push(accounts.length);
+    for (const account of accounts) add(account);
+  });
+  return { count: rows.length, text: pieces.join(''), numbers, hashes };
+}
+
+export interface PackedBatch {
+  readonly count: number;
+  readonly text: string;
+  readonly numbers: readonly number[];
+  readonly hashes: Uint8Array;
 }
 
 interface Pending {
@@ -164,7 +193,13 @@ export class SqliteLedgerWriter {
   }
 
   append(after: { seq: number; hash: Buffer }, rows: readonly LedgerEntryRow[]): Promise<void> {
-    return this.#call('append', { after, rows: columns(rows) }) as Promise<void>;
+    let batch: PackedBatch;
+    try {
+      batch = packBatch(rows);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.#call('append', { after, rows: batch }) as Promise<void>;
   }
 
   appendCheckpoint(checkpoint: CheckpointRow): Promise<void> {
