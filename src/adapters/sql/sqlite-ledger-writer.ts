@@ -49,8 +49,15 @@ const append = db.transaction((after, batch) => {
   for (let i = 0; i < batch.count; i++) {
     const seq = numbers[n++];
     const time = numbers[n++];
-    insertEntry.run(seq, piece(), hashes.subarray(32 * i, 32 * i + 32), time, piece(), piece(), piece(), piece(),
-      piece(), piece());
+    const canonical = piece();
+    const requestId = piece();
+    const operation = piece();
+    const principalArn = piece();
+    const principalAccount = piece();
+    const outcome = piece();
+    const kind = piece();
+    insertEntry.run(seq, canonical, hashes.subarray(32 * i, 32 * i + 32), time, requestId, operation, principalArn,
+      principalAccount, outcome, kind);
     for (let keys = numbers[n++]; keys > 0; keys--) insertKey.run(piece(), seq);
     for (let accounts = numbers[n++]; accounts > 0; accounts--) insertAccount.run(piece(), seq);
   }
@@ -112,11 +119,11 @@ export class LedgerWriteError extends Error {
 
 /**
  * A batch as one text, one array of numbers and one buffer of hashes, for postMessage. Its
- * structured clone copies each string and array separately, and each one costs both threads: column
- * arrays of ~110 strings for a batch of 18 Encrypt entries took the main thread 200–550 µs per
- * batch in the bench (bench:profile: postMessage ~20 µs per request), one text a small part of it.
- * The hashes go in a buffer of their own: Buffer.concat's comes from the 8 KiB pool, and the clone
- * copies a view's whole ArrayBuffer.
+ * structured clone copies each string and array separately, on both threads: column arrays of ~110
+ * strings for a batch of 18 Encrypt entries cost the two threads ~110–120 µs of CPU per batch, one
+ * text ~65 (bench/FINDINGS.md, "The post to the ledger writer"). The hashes go in a buffer of
+ * their own: Buffer.concat's comes from the 8 KiB pool, and the clone copies a view's whole
+ * ArrayBuffer.
  *
  * Per entry, `numbers` holds its seq, its time, then the length of each string (-1 for null) in
  * the order `text` holds them: canonical, requestId, operation, principalArn, principalAccount,
