@@ -46,7 +46,8 @@ const append = db.transaction((after, batch) => {
     at += length;
     return value;
   };
-  for (let i = 0; i < batch.count; i++) {
+  // One 32-byte hash per entry: their buffer also says how many entries the batch holds.
+  for (let i = 0; i < hashes.length / 32; i++) {
     const seq = numbers[n++];
     const time = numbers[n++];
     const canonical = piece();
@@ -129,7 +130,7 @@ export class LedgerWriteError extends Error {
  * the order `text` holds them: canonical, requestId, operation, principalArn, principalAccount,
  * outcome, kind; then the number of its key ids and their lengths, and the same for its accounts.
  */
-export function packBatch(rows: readonly LedgerEntryRow[]): PackedBatch {
+function packBatch(rows: readonly LedgerEntryRow[]): PackedBatch {
   const pieces: string[] = [];
   const numbers: number[] = [];
   const hashes = new Uint8Array(32 * rows.length);
@@ -157,11 +158,10 @@ export function packBatch(rows: readonly LedgerEntryRow[]): PackedBatch {
     numbers.push(accounts.length);
     for (const account of accounts) add(account);
   });
-  return { count: rows.length, text: pieces.join(''), numbers, hashes };
+  return { text: pieces.join(''), numbers, hashes };
 }
 
-export interface PackedBatch {
-  readonly count: number;
+interface PackedBatch {
   readonly text: string;
   readonly numbers: readonly number[];
   readonly hashes: Uint8Array;
