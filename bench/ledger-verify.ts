@@ -7,7 +7,8 @@
  *     flight, --in-flight) with the LogAuditSink the service used before, and with the ledger (SQLite WAL,
  *     synchronous=FULL, group commit on a worker thread).
  *  3. The same with N entries stored in the ledger (the append rate should not change), and
- *     ListAuditEvents by key id (newest 50) with a near-empty and with the full ledger.
+ *     ListAuditEvents by key id (newest 50) and by a time window holding every entry (newest 50,
+ *     and the 20th page of 50 oldest first) with a near-empty and with the full ledger.
  *   npm run bench:ledger [-- --entries 1000000] [-- --seconds 3] [-- --in-flight 64] [-- --no-requests]
  *     [-- --no-stored] (skip 3) [-- --batches-in-flight N] (the ledger's LedgerOptions.maxBatchesInFlight)
  */
@@ -142,7 +143,7 @@ interface RequestRow {
   readonly loopBusy?: number;
 }
 const requestRows: RequestRow[] = [];
-const storedRows: Array<{ case: string; requestsPerSecond: number; listByKeyMs: number }> = [];
+const storedRows: Array<{ case: string; requestsPerSecond: number; listByKeyMs: number; listByTime: { newestMs: number; twentiethPageMs: number } }> = [];
 
 if (measureRequests) {
   const tokenDir = join(dir, 'tokens');
@@ -239,9 +240,30 @@ if (measureRequests) {
     samples.sort((a, b) => a - b);
     return samples[Math.floor(samples.length / 2)]!;
   };
+  // A time window holding every entry, stored (2026-01-01 onwards) and live (the clock's now).
+  const wholeLedger = { startTime: new Date(Date.UTC(2026, 0, 1)), endTime: new Date(Date.now() + 86_400_000) };
+  const listByTime = async (): Promise<{ newestMs: number; twentiethPageMs: number }> => {
+    const newest: number[] = [];
+    const deep: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      let started = performance.now();
+      await ledgerStore.listEntries({ account, ...wholeLedger, limit: 50, newestFirst: true });
+      newest.push(performance.now() - started);
+      let marker: string | undefined;
+      for (let page = 0; page < 19; page++) {
+        marker = (await ledgerStore.listEntries({ account, ...wholeLedger, limit: 50, marker })).nextMarker;
+      }
+      started = performance.now();
+      await ledgerStore.listEntries({ account, ...wholeLedger, limit: 50, marker });
+      deep.push(performance.now() - started);
+    }
+    const median = (samples: number[]) => samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+    return { newestMs: median(newest), twentiethPageMs: median(deep) };
+  };
   if (measureStored) {
   const smallEntries = ledger.ledger.head.seq;
   const listSmall = await listByKey(false);
+  const timeSmall = await listByTime();
   let head = ledger.ledger.head;
   await ledger.close(); // its final checkpoint, before the entries below move the head on
   const prefillStarted = performance.now();
@@ -263,10 +285,11 @@ if (measureRequests) {
   });
   const bigRates = [await measure(big.ledger), await measure(big.ledger)];
   const listBig = await listByKey(true);
+  const timeBig = await listByTime();
   await big.close();
   storedRows.push(
-    { case: `ledger with ${smallEntries.toLocaleString('en')} entries`, requestsPerSecond: Math.max(...runs.ledger!), listByKeyMs: listSmall },
-    { case: `ledger with ${storedEntries.toLocaleString('en')} entries (filled in ${prefillSeconds.toFixed(0)} s)`, requestsPerSecond: Math.max(...bigRates), listByKeyMs: listBig },
+    { case: `ledger with ${smallEntries.toLocaleString('en')} entries`, requestsPerSecond: Math.max(...runs.ledger!), listByKeyMs: listSmall, listByTime: timeSmall },
+    { case: `ledger with ${storedEntries.toLocaleString('en')} entries (filled in ${prefillSeconds.toFixed(0)} s)`, requestsPerSecond: Math.max(...bigRates), listByKeyMs: listBig, listByTime: timeBig },
   );
   } else {
     await ledger.close();
@@ -280,10 +303,12 @@ if (measureRequests) {
       `| ${row.sink} | ${row.requestsPerSecond.toLocaleString('en')} | ${(row.requestsPerSecond / requestRows[0]!.requestsPerSecond).toFixed(2)} | ${row.loopBusy === undefined ? '–' : `${(row.loopBusy * 100).toFixed(0)}%`} | ${row.transactions ?? '–'} | ${row.meanBatch ?? '–'} |`,
     );
   }
-  if (storedRows.length > 0) console.log('\n| stored ledger | Encrypt requests/s | ratio | ListAuditEvents by key, newest 50 (median ms) |');
-  if (storedRows.length > 0) console.log('|---|---|---|---|');
+  if (storedRows.length > 0) {
+    console.log('\n| stored ledger | Encrypt requests/s | ratio | ListAuditEvents, median ms: by key, newest 50 | by a time window of every entry, newest 50 | the same, 20th page oldest first |');
+    console.log('|---|---|---|---|---|---|');
+  }
   for (const row of storedRows) {
-    console.log(`| ${row.case} | ${row.requestsPerSecond.toLocaleString('en')} | ${(row.requestsPerSecond / storedRows[0]!.requestsPerSecond).toFixed(2)} | ${row.listByKeyMs.toFixed(2)} |`);
+    console.log(`| ${row.case} | ${row.requestsPerSecond.toLocaleString('en')} | ${(row.requestsPerSecond / storedRows[0]!.requestsPerSecond).toFixed(2)} | ${row.listByKeyMs.toFixed(2)} | ${row.listByTime.newestMs.toFixed(2)} | ${row.listByTime.twentiethPageMs.toFixed(2)} |`);
   }
   await ledgerStore.close();
   await store.close();

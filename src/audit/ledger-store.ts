@@ -63,7 +63,10 @@ export interface LedgerEntryQuery {
   /** Inclusive bounds on the entry's time. */
   readonly startTime?: Date | undefined;
   readonly endTime?: Date | undefined;
-  /** Newest entry first (as CloudTrail LookupEvents answers); default oldest first. */
+  /**
+   * Newest entry first (as CloudTrail LookupEvents answers); default oldest first. In seq order; with
+   * a time bound and no key, in (time, seq) order, the index that answers such a page in order.
+   */
   readonly newestFirst?: boolean | undefined;
   readonly limit: number;
   readonly marker?: string | undefined;

@@ -11,6 +11,7 @@ import { Ledger } from '../../src/audit/ledger.js';
 import { verifyExport } from '../../src/audit/verify.js';
 import { systemClock } from '../../src/ports/clock.js';
 import { auditKeyPair, linesOf, nodeCheckpointSigner, sampleEvent } from '../support/audit-ledger.js';
+import { expectTimeOrderedListings } from '../support/ledger-listing.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 
 let server: TestPostgres;
@@ -78,6 +79,15 @@ describe('the audit ledger on PostgreSQL', () => {
     await expect(store.appendEntries(GENESIS_HEAD, [stale.append(sampleEvent(2))])).rejects.toThrow(/another writer/);
     expect((await store.readHead()).seq).toBe(1);
     await store.close();
+  });
+
+  it('lists a time window as the SQLite ledger does: in (time, seq) order across pages, either way', async () => {
+    const store = await PostgresLedgerStore.open(await server.createDatabase());
+    try {
+      await expectTimeOrderedListings(store);
+    } finally {
+      await store.close();
+    }
   });
 
   it('reads like the SQLite ledger: head, filtered pages with markers, last use, checkpoints in order', async () => {

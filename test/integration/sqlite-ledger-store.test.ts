@@ -6,6 +6,7 @@ import { SqliteLedgerStore } from '../../src/adapters/sql/sqlite-ledger.js';
 import { ChainBuilder, GENESIS_HEAD } from '../../src/audit/chain.js';
 import { entryRow } from '../../src/adapters/sql/ledger-rows.js';
 import { sampleEvent } from '../support/audit-ledger.js';
+import { expectTimeOrderedListings } from '../support/ledger-listing.js';
 import { tempDir } from '../support/temp-dirs.js';
 
 const ACCOUNT = '111122223333';
@@ -67,6 +68,17 @@ describe('SQLite ledger migration 6: key index rows without their ARN and accoun
       expect(db.prepare('SELECT max(version) FROM schema_migrations').pluck().get()).toBe(6);
     } finally {
       db.close();
+    }
+  });
+});
+
+describe('SQLite ledger listings bounded in time', () => {
+  it('walk the time index: the window in (time, seq) order across pages, either way, even after a clock step', async () => {
+    const store = await SqliteLedgerStore.open(join(tempDir('p11kms-ledger-time-'), 'p11kms.db'));
+    try {
+      await expectTimeOrderedListings(store);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -4,7 +4,7 @@ import { boundedMemo } from '../../domain/memo.js';
 import type { ChainedEntry } from '../../audit/chain.js';
 import type { Checkpoint } from '../../audit/checkpoint.js';
 import type { LedgerEntry } from '../../audit/entry.js';
-import type { StoredEntry } from '../../audit/ledger-store.js';
+import type { LedgerEntryQuery, StoredEntry } from '../../audit/ledger-store.js';
 import type { LedgerEntryRow } from './sqlite-ledger-writer.js';
 
 /**
@@ -82,12 +82,49 @@ export function encodeSeqMarker(seq: number, listing: string): string {
   return Buffer.from(`${listing}:v1:${seq}`, 'utf8').toString('base64url');
 }
 
+/**
+ * Whether a ListAuditEvents page walks the time index, in (time, seq) order: when the query bounds
+ * the time and names no key. In seq order, a time-bounded page had to read and sort the whole
+ * window on every page (~270 ms a page over 300,000 entries in one window, in a script), since the
+ * time index holds the window in time order. Time order is seq order for the entries of one
+ * process (an entry's time is read as it joins the ledger's queue) unless its clock steps back,
+ * and nearly so across replicas; ties go by seq. By key the walk stays on the key's own index, in
+ * seq order, its entries checked against the window one by one.
+ */
+export function inTimeOrder(query: LedgerEntryQuery): boolean {
+  return query.keyId === undefined && (query.startTime !== undefined || query.endTime !== undefined);
+}
+
+/**
+ * A page's time bounds (epoch ms): the query's, and for a page in time order the marker's too.
+ * `markerTime` is the time of the entry the marker names (undefined on a first page or in seq
+ * order), so that the index walk starts where the last page ended rather than at the window's
+ * edge; entries at exactly `markerTime` are told apart by seq.
+ */
+export function pageTimeBounds(query: LedgerEntryQuery, markerTime: number | undefined): { start?: number; end?: number } {
+  let start = query.startTime?.getTime();
+  let end = query.endTime?.getTime();
+  if (markerTime !== undefined && query.newestFirst) end = end === undefined ? markerTime : Math.min(end, markerTime);
+  if (markerTime !== undefined && !query.newestFirst) start = start === undefined ? markerTime : Math.max(start, markerTime);
+  return { start, end };
+}
+
+/** The time of the entry a time-ordered page's marker names; a marker past the ledger's end is not one it made. */
+export function markerEntryTime(time: number | undefined): number {
+  if (time === undefined) throw invalidMarker();
+  return time;
+}
+
+function invalidMarker(): KmsError {
+  return new KmsError('InvalidMarkerException', 'The Marker is not valid; pass the NextMarker of a previous response.');
+}
+
 export function decodeSeqMarker(marker: string, listing: string): number {
   const text = Buffer.from(marker, 'base64url').toString('utf8');
   const match = new RegExp(`^${listing}:v1:(0|[1-9]\\d{0,15})$`).exec(text);
   const seq = Number(match?.[1]);
   if (!match || !Number.isSafeInteger(seq) || Buffer.from(text, 'utf8').toString('base64url') !== marker) {
-    throw new KmsError('InvalidMarkerException', 'The Marker is not valid; pass the NextMarker of a previous response.');
+    throw invalidMarker();
   }
   return seq;
 }

@@ -13,7 +13,20 @@ import type {
 import { applyPostgresMigrations, LEDGER_APPEND_LOCK_KEY, POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js';
 import { inTransaction } from './postgres-rows.js';
-import { CHECKPOINT_MARKER, decodeSeqMarker, encodeSeqMarker, ENTRY_MARKER, entryRow, toCheckpoint, toStoredEntry, type CheckpointRowRead, type EntryRow } from './ledger-rows.js';
+import {
+  CHECKPOINT_MARKER,
+  decodeSeqMarker,
+  encodeSeqMarker,
+  ENTRY_MARKER,
+  entryRow,
+  inTimeOrder,
+  markerEntryTime,
+  pageTimeBounds,
+  toCheckpoint,
+  toStoredEntry,
+  type CheckpointRowRead,
+  type EntryRow,
+} from './ledger-rows.js';
 
 /**
  * The audit ledger in PostgreSQL (issue 7, item 4): one chain for every replica that shares the
@@ -122,11 +135,14 @@ export class PostgresLedgerStore implements LedgerAppendStore, LedgerReader {
 
   async listEntries(query: LedgerEntryQuery): Promise<LedgerPage<StoredEntry>> {
     const after = query.marker === undefined ? undefined : decodeSeqMarker(query.marker, ENTRY_MARKER);
-    // As in the SQLite store: walk an index in seq order and probe the account per candidate, so
-    // that a page costs about its own size however long the ledger is; by key from
-    // ledger_entry_keys (key_id, seq).
+    // As in the SQLite store: walk an index in order and probe the account per candidate, so that
+    // a page costs about its own size however long the ledger is; by key from ledger_entry_keys
+    // (key_id, seq), bounded in time from the time index, in (time, seq) order (inTimeOrder).
     const byKey = query.keyId !== undefined;
+    const byTime = inTimeOrder(query);
     const seq = byKey ? 'k.seq' : 'e.seq';
+    const beyond = query.newestFirst ? '<' : '>';
+    const direction = query.newestFirst ? 'DESC' : 'ASC';
     const params: unknown[] = [query.account];
     const where = [`EXISTS (SELECT 1 FROM ledger_entry_accounts a WHERE a.account = $1 AND a.seq = ${seq})`];
     const filter = (value: unknown, condition: (placeholder: string) => string) => {
@@ -138,14 +154,22 @@ export class PostgresLedgerStore implements LedgerAppendStore, LedgerReader {
     filter(query.principalArn, (p) => `e.principal_arn = ${p}`);
     filter(query.operation, (p) => `e.operation = ${p}`);
     filter(query.outcome, (p) => `e.outcome = ${p}`);
-    filter(query.startTime?.getTime(), (p) => `e.time >= ${p}`);
-    filter(query.endTime?.getTime(), (p) => `e.time <= ${p}`);
-    filter(after, (p) => (query.newestFirst ? `${seq} < ${p}` : `${seq} > ${p}`));
+    const markerTime = byTime && after !== undefined ? markerEntryTime(await this.#entryTime(after)) : undefined;
+    const { start, end } = pageTimeBounds(query, markerTime);
+    filter(start, (p) => `e.time >= ${p}`);
+    filter(end, (p) => `e.time <= ${p}`);
+    if (markerTime === undefined) filter(after, (p) => `${seq} ${beyond} ${p}`);
+    else {
+      // Past the marker's entry in (time, seq) order; pageTimeBounds already narrowed the time.
+      params.push(markerTime, after);
+      where.push(`(e.time ${beyond} $${params.length - 1} OR e.seq ${beyond} $${params.length})`);
+    }
     params.push(query.limit + 1);
     const from = byKey ? 'ledger_entry_keys k JOIN ledger_entries e ON e.seq = k.seq' : 'ledger_entries e';
+    const order = byTime ? `e.time ${direction}, e.seq ${direction}` : `${seq} ${direction}`;
     const { rows } = await this.pool.query<EntryRow>(
       `SELECT e.seq, e.canonical, e.hash FROM ${from} WHERE ${where.join(' AND ')}
-       ORDER BY ${seq} ${query.newestFirst ? 'DESC' : 'ASC'} LIMIT $${params.length}`,
+       ORDER BY ${order} LIMIT $${params.length}`,
       params,
     );
     const items = rows.slice(0, query.limit).map(toStoredEntry);
@@ -154,6 +178,11 @@ export class PostgresLedgerStore implements LedgerAppendStore, LedgerReader {
       items,
       nextMarker: rows.length > query.limit && last ? encodeSeqMarker(last.entry.seq, ENTRY_MARKER) : undefined,
     };
+  }
+
+  async #entryTime(seq: number): Promise<number | undefined> {
+    const { rows } = await this.pool.query<{ time: number }>('SELECT time FROM ledger_entries WHERE seq = $1', [seq]);
+    return rows[0]?.time;
   }
 
   async listCheckpoints(page: { limit: number; marker?: string | undefined }): Promise<LedgerPage<Checkpoint>> {

@@ -12,7 +12,20 @@ import type {
 } from '../../audit/ledger-store.js';
 import { applySqliteMigrations, SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteLedgerWriter } from './sqlite-ledger-writer.js';
-import { CHECKPOINT_MARKER, decodeSeqMarker, encodeSeqMarker, ENTRY_MARKER, entryRow, toCheckpoint, toStoredEntry, type CheckpointRowRead, type EntryRow } from './ledger-rows.js';
+import {
+  CHECKPOINT_MARKER,
+  decodeSeqMarker,
+  encodeSeqMarker,
+  ENTRY_MARKER,
+  entryRow,
+  inTimeOrder,
+  markerEntryTime,
+  pageTimeBounds,
+  toCheckpoint,
+  toStoredEntry,
+  type CheckpointRowRead,
+  type EntryRow,
+} from './ledger-rows.js';
 
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -82,12 +95,16 @@ export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
   async listEntries(query: LedgerEntryQuery): Promise<LedgerPage<StoredEntry>> {
     const after = query.marker === undefined ? undefined : decodeSeqMarker(query.marker, ENTRY_MARKER);
     // Every filter is a probe of one row per candidate, walked newest (or oldest) first from an
-    // index in seq order, so that a page costs about its own size however long the ledger is: by
-    // key from ledger_entry_keys (key_id, seq); otherwise from ledger_entries or the index of the
-    // filtered column. An `IN (SELECT …)` here would build the account's whole seq list per query
-    // (~200 ms at 1,000,000 entries, bench/ledger-verify.ts).
+    // index in order, so that a page costs about its own size however long the ledger is: by key
+    // from ledger_entry_keys (key_id, seq); bounded in time from the time index (inTimeOrder);
+    // otherwise from ledger_entries or the index of the filtered column. An `IN (SELECT …)` here
+    // would build the account's whole seq list per query (~200 ms at 1,000,000 entries,
+    // bench/ledger-verify.ts).
     const byKey = query.keyId !== undefined;
+    const byTime = inTimeOrder(query);
     const seq = byKey ? 'k.seq' : 'e.seq';
+    const beyond = query.newestFirst ? '<' : '>';
+    const direction = query.newestFirst ? 'DESC' : 'ASC';
     const where = [`EXISTS (SELECT 1 FROM ledger_entry_accounts a WHERE a.account = @account AND a.seq = ${seq})`];
     const params: Record<string, unknown> = { account: query.account, limit: query.limit + 1 };
     const filter = (name: string, value: unknown, condition: string) => {
@@ -99,13 +116,24 @@ export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
     filter('principalArn', query.principalArn, 'e.principal_arn = @principalArn');
     filter('operation', query.operation, 'e.operation = @operation');
     filter('outcome', query.outcome, 'e.outcome = @outcome');
-    filter('startTime', query.startTime?.getTime(), 'e.time >= @startTime');
-    filter('endTime', query.endTime?.getTime(), 'e.time <= @endTime');
-    filter('after', after, query.newestFirst ? `${seq} < @after` : `${seq} > @after`);
-    // CROSS JOIN fixes the join order: SQLite walks the key's index and looks up each entry.
-    const from = byKey ? 'ledger_entry_keys k CROSS JOIN ledger_entries e ON e.seq = k.seq' : 'ledger_entries e';
-    const sql = `SELECT e.seq, e.canonical, e.hash FROM ${from} WHERE ${where.join(' AND ')}
-      ORDER BY ${seq} ${query.newestFirst ? 'DESC' : 'ASC'} LIMIT @limit`;
+    const markerTime = byTime && after !== undefined ? markerEntryTime(this.#statements.entryTime.get(after) as number | undefined) : undefined;
+    const { start, end } = pageTimeBounds(query, markerTime);
+    filter('startTime', start, 'e.time >= @startTime');
+    filter('endTime', end, 'e.time <= @endTime');
+    if (markerTime === undefined) filter('after', after, `${seq} ${beyond} @after`);
+    else {
+      // Past the marker's entry in (time, seq) order; pageTimeBounds already narrowed the time.
+      where.push(`(e.time ${beyond} @markerTime OR e.seq ${beyond} @after)`);
+      Object.assign(params, { markerTime, after });
+    }
+    // CROSS JOIN fixes the join order: SQLite walks the key's index and looks up each entry. With a
+    // principal or operation too, INDEXED BY keeps a time-bounded walk on the time index, which
+    // answers in order, rather than that column's index and a sort of all it selects.
+    const from = byKey
+      ? 'ledger_entry_keys k CROSS JOIN ledger_entries e ON e.seq = k.seq'
+      : byTime ? 'ledger_entries e INDEXED BY ledger_entries_by_time' : 'ledger_entries e';
+    const order = byTime ? `e.time ${direction}, e.seq ${direction}` : `${seq} ${direction}`;
+    const sql = `SELECT e.seq, e.canonical, e.hash FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`;
     let statement = this.#listings.get(sql);
     if (statement === undefined) this.#listings.set(sql, (statement = this.db.prepare(sql)));
     const rows = statement.all(params) as EntryRow[];
@@ -163,5 +191,6 @@ function prepareStatements(db: Database.Database) {
       WHERE k.key_id = ? AND e.outcome = 'Success' AND e.operation IN (SELECT value FROM json_each(?))
       ORDER BY k.seq DESC LIMIT 1`),
     firstEntryTime: db.prepare('SELECT time FROM ledger_entries ORDER BY seq LIMIT 1').pluck(),
+    entryTime: db.prepare('SELECT time FROM ledger_entries WHERE seq = ?').pluck(),
   };
 }
