@@ -65,7 +65,8 @@ export interface LedgerEntryQuery {
   readonly endTime?: Date | undefined;
   /**
    * Newest entry first (as CloudTrail LookupEvents answers); default oldest first. In seq order; with
-   * a time bound and no key, in (time, seq) order, the index that answers such a page in order.
+   * a time bound and no key, principal or operation, in (time, seq) order: the order of the index
+   * that answers such a page.
    */
   readonly newestFirst?: boolean | undefined;
   readonly limit: number;

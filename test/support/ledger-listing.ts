@@ -32,7 +32,7 @@ export async function walkPages(store: LedgerReader, query: Omit<LedgerEntryQuer
 /**
  * What both SQL stores must answer for time-bounded listings (ledger-rows.ts, inTimeOrder): the
  * entries of the window in (time, seq) order, each once, across pages and in both directions; by
- * key, in seq order; and InvalidMarkerException for a marker naming no entry.
+ * key, principal or operation, in seq order; and InvalidMarkerException for a marker naming no entry.
  */
 export async function expectTimeOrderedListings(store: LedgerAppendStore & LedgerReader): Promise<void> {
   const chain = new ChainBuilder(GENESIS_HEAD);
@@ -49,17 +49,22 @@ export async function expectTimeOrderedListings(store: LedgerAppendStore & Ledge
     expect(await walkPages(store, bounds, limit)).toEqual(inTimeOrder(window));
     expect(await walkPages(store, { ...bounds, newestFirst: true }, limit)).toEqual(inTimeOrder(window).reverse());
   }
-  // One bound only, with the other filters probed per entry along the time index.
+  // One bound only, either way; an outcome, which has no index, is checked per entry on the way.
   const since = all.filter((seq) => steppedTime(seq) >= START + 20_000);
   expect(await walkPages(store, { startTime: new Date(START + 20_000), newestFirst: true }, 2)).toEqual(inTimeOrder(since).reverse());
-  const encrypts = window.filter((seq) => seq % 2 === 0);
-  expect(await walkPages(store, { ...bounds, operation: 'Encrypt' }, 4)).toEqual(inTimeOrder(encrypts));
   const until = all.filter((seq) => steppedTime(seq) <= START + 7000 && sampleEvent(seq).outcome === 'Success');
   expect(await walkPages(store, { endTime: new Date(START + 7000), outcome: 'Success' }, 2)).toEqual(inTimeOrder(until));
 
-  // By key: the key's own index, in seq order, whatever the times.
+  // By key, principal or operation: that column's own index, in seq order, whatever the times.
   const keyId = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
   expect(await walkPages(store, { ...bounds, keyId }, 5)).toEqual(window);
+  expect(await walkPages(store, { ...bounds, keyId, newestFirst: true }, 5)).toEqual([...window].reverse());
+  const encrypts = window.filter((seq) => seq % 2 === 0);
+  expect(await walkPages(store, { ...bounds, operation: 'Encrypt' }, 4)).toEqual(encrypts);
+  const principal = 'arn:aws:iam::111122223333:role/app-1';
+  const theirs = window.filter((seq) => sampleEvent(seq).principalArn === principal);
+  expect(theirs.length).toBeGreaterThan(3);
+  expect(await walkPages(store, { ...bounds, principalArn: principal, newestFirst: true }, 2)).toEqual([...theirs].reverse());
 
   // A marker naming an entry the ledger does not hold was not made by this listing.
   const forged = Buffer.from('ledger-entries:v1:41', 'utf8').toString('base64url');

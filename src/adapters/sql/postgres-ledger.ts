@@ -137,7 +137,7 @@ export class PostgresLedgerStore implements LedgerAppendStore, LedgerReader {
     const after = query.marker === undefined ? undefined : decodeSeqMarker(query.marker, ENTRY_MARKER);
     // As in the SQLite store: walk an index in order and probe the account per candidate, so that
     // a page costs about its own size however long the ledger is; by key from ledger_entry_keys
-    // (key_id, seq), bounded in time from the time index, in (time, seq) order (inTimeOrder).
+    // (key_id, seq); bounded only in time from the time index, in (time, seq) order (inTimeOrder).
     const byKey = query.keyId !== undefined;
     const byTime = inTimeOrder(query);
     const seq = byKey ? 'k.seq' : 'e.seq';

@@ -96,8 +96,8 @@ export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
     const after = query.marker === undefined ? undefined : decodeSeqMarker(query.marker, ENTRY_MARKER);
     // Every filter is a probe of one row per candidate, walked newest (or oldest) first from an
     // index in order, so that a page costs about its own size however long the ledger is: by key
-    // from ledger_entry_keys (key_id, seq); bounded in time from the time index (inTimeOrder);
-    // otherwise from ledger_entries or the index of the filtered column. An `IN (SELECT …)` here
+    // from ledger_entry_keys (key_id, seq); by principal or operation from that column's index;
+    // bounded only in time from the time index (inTimeOrder); otherwise from ledger_entries. An `IN (SELECT …)` here
     // would build the account's whole seq list per query (~200 ms at 1,000,000 entries,
     // bench/ledger-verify.ts).
     const byKey = query.keyId !== undefined;
@@ -126,9 +126,8 @@ export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
       where.push(`(e.time ${beyond} @markerTime OR e.seq ${beyond} @after)`);
       Object.assign(params, { markerTime, after });
     }
-    // CROSS JOIN fixes the join order: SQLite walks the key's index and looks up each entry. With a
-    // principal or operation too, INDEXED BY keeps a time-bounded walk on the time index, which
-    // answers in order, rather than that column's index and a sort of all it selects.
+    // CROSS JOIN fixes the join order: SQLite walks the key's index and looks up each entry.
+    // INDEXED BY pins a page in time order to the index that answers it in that order.
     const from = byKey
       ? 'ledger_entry_keys k CROSS JOIN ledger_entries e ON e.seq = k.seq'
       : byTime ? 'ledger_entries e INDEXED BY ledger_entries_by_time' : 'ledger_entries e';
