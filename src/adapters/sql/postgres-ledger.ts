@@ -13,20 +13,7 @@ import type {
 import { applyPostgresMigrations, LEDGER_APPEND_LOCK_KEY, POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js';
 import { inTransaction } from './postgres-rows.js';
-import {
-  CHECKPOINT_MARKER,
-  decodeSeqMarker,
-  encodeSeqMarker,
-  ENTRY_MARKER,
-  entryRow,
-  inTimeOrder,
-  markerEntryTime,
-  pageTimeBounds,
-  toCheckpoint,
-  toStoredEntry,
-  type CheckpointRowRead,
-  type EntryRow,
-} from './ledger-rows.js';
+import { CHECKPOINT_MARKER, decodeSeqMarker, encodeSeqMarker, ENTRY_MARKER, entryRow, inTimeOrder, markerEntryTime, pageTimeBounds, toCheckpoint, toStoredEntry, type CheckpointRowRead, type EntryRow } from './ledger-rows.js';
 
 /**
  * The audit ledger in PostgreSQL (issue 7, item 4): one chain for every replica that shares the

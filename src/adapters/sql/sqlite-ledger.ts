@@ -12,20 +12,7 @@ import type {
 } from '../../audit/ledger-store.js';
 import { applySqliteMigrations, SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteLedgerWriter } from './sqlite-ledger-writer.js';
-import {
-  CHECKPOINT_MARKER,
-  decodeSeqMarker,
-  encodeSeqMarker,
-  ENTRY_MARKER,
-  entryRow,
-  inTimeOrder,
-  markerEntryTime,
-  pageTimeBounds,
-  toCheckpoint,
-  toStoredEntry,
-  type CheckpointRowRead,
-  type EntryRow,
-} from './ledger-rows.js';
+import { CHECKPOINT_MARKER, decodeSeqMarker, encodeSeqMarker, ENTRY_MARKER, entryRow, inTimeOrder, markerEntryTime, pageTimeBounds, toCheckpoint, toStoredEntry, type CheckpointRowRead, type EntryRow } from './ledger-rows.js';
 
 const BUSY_TIMEOUT_MS = 5000;
 
