@@ -139,6 +139,29 @@ describe('the audit ledger behind a running server', () => {
     const denials = await unary(audit, 'ListAuditEvents', { key_id: key.arn, outcome: 'AccessDeniedException', limit: 1000 });
     expect(denials.response.events.length).toBeGreaterThan(0);
     expect(denials.response.events.every((e: any) => e.outcome === 'AccessDeniedException')).toBe(true);
+
+    // A time window, 50 at a time, newest first: each of its entries once, in (time, seq) order.
+    const pages = async (request: object, limit: number): Promise<any[]> => {
+      const events: any[] = [];
+      let marker = '';
+      do {
+        const page = await unary(audit, 'ListAuditEvents', { ...request, limit, marker });
+        expect(page.error).toBeUndefined();
+        events.push(...page.response.events);
+        marker = page.response.next_marker;
+      } while (marker);
+      return events;
+    };
+    const millis = (time: any) => Number(time.seconds) * 1000 + Math.round(time.nanos / 1e6);
+    const timestamp = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 });
+    const all = await pages({}, 1000);
+    const [from, to] = [millis(all[Math.floor(all.length / 3)].time), millis(all[Math.floor((2 * all.length) / 3)].time)];
+    const inWindow = all
+      .filter((e) => millis(e.time) >= from && millis(e.time) <= to)
+      .sort((a, b) => millis(b.time) - millis(a.time) || Number(b.seq) - Number(a.seq));
+    expect(inWindow.length).toBeGreaterThan(LOAD_REQUESTS / 4);
+    const windowed = await pages({ start_time: timestamp(from), end_time: timestamp(to), newest_first: true }, 50);
+    expect(windowed.map((e) => Number(e.seq))).toEqual(inWindow.map((e) => Number(e.seq)));
     const publicKey = await unary(audit, 'GetAuditPublicKey', {});
     expect(publicKey.response.public_key_pem).toContain('BEGIN PUBLIC KEY');
   });
