@@ -160,7 +160,7 @@ describe('SQLite ledger appends', () => {
       const bad = { ...chain.append(sampleEvent(2)), hash: Buffer.alloc(31) };
       await expect(store.appendEntries(GENESIS_HEAD, [good, bad])).rejects.toThrow(RangeError);
       expect(await store.readHead()).toEqual(GENESIS_HEAD);
-      // The writer is still usable: the same batch with its real hash is stored.
+      // The writer is still usable: the good entry, sent again alone, is stored.
       await store.appendEntries(GENESIS_HEAD, [good]);
       expect((await store.readHead()).seq).toBe(1);
     } finally {

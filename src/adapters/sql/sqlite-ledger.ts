@@ -84,9 +84,9 @@ export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
     // Every filter is a probe of one row per candidate, walked newest (or oldest) first from an
     // index in order, so that a page costs about its own size however long the ledger is: by key
     // from ledger_entry_keys (key_id, seq); by principal or operation from that column's index;
-    // bounded only in time from the time index (inTimeOrder); otherwise from ledger_entries. An `IN (SELECT …)` here
-    // would build the account's whole seq list per query (~200 ms at 1,000,000 entries,
-    // bench/ledger-verify.ts).
+    // bounded only in time from the time index (inTimeOrder); otherwise from ledger_entries. An
+    // `IN (SELECT …)` here would build the account's whole seq list per query (~200 ms at
+    // 1,000,000 entries, bench/ledger-verify.ts).
     const byKey = query.keyId !== undefined;
     const byTime = inTimeOrder(query);
     const seq = byKey ? 'k.seq' : 'e.seq';
