@@ -10,6 +10,7 @@ import { registerClientCommands } from './client-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
 import { initDataDir, issueClientCertFiles } from './init.js';
+import { tuneGarbageCollection } from './gc-tuning.js';
 
 const program = new Command('p11kms')
   .description('An AWS KMS-compatible key management service whose keys live in a PKCS#11 token')
@@ -82,6 +83,7 @@ program
         process.exit(2);
       }
     }
+    tuneGarbageCollection();
     const logger = createLogger(config.logLevel);
     try {
       const service = await startService(config, logger);
