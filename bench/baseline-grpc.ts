@@ -1,6 +1,7 @@
 /**
- * What the two baseline servers (noop-server.ts and floor-server.ts) share, so that they cannot
- * drift apart: p11kms's proto, the key ARN they answer with, and one gRPC server on a free loopback
+ * What the baseline servers (noop-server.ts, floor-server.ts, floor-full-server.ts) share, so that
+ * they cannot drift apart: p11kms's proto, the key ARN they answer with, the garbage-collector
+ * setting `p11kms serve` runs with (src/cli/gc-tuning.ts), and one gRPC server on a free loopback
  * port with mutual TLS from the bench service's files (a client certificate from its CA required),
  * which prints {"address": "127.0.0.1:PORT"} once it listens and stops on SIGTERM.
  */
@@ -8,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { tuneGarbageCollection } from '../src/cli/gc-tuning.js';
 
 const definition = protoLoader.loadSync('p11kms/v1/kms.proto', {
   keepCase: true, longs: String, enums: String, defaults: false, arrays: true, objects: true, oneofs: true,
@@ -17,6 +19,7 @@ export const KMS_SERVICE = (grpc.loadPackageDefinition(definition) as any).p11km
 export const BASELINE_KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000';
 
 export function serveBaseline(handlers: grpc.UntypedServiceImplementation, tls: { ca: string; cert: string; key: string }, onStop?: () => void): void {
+  tuneGarbageCollection();
   const server = new grpc.Server();
   server.addService(KMS_SERVICE, handlers);
   server.bindAsync(

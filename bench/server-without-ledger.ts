@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { LogAuditSink } from '../src/adapters/log/log-audit-sink.js';
 import { createLogger } from '../src/adapters/log/logger.js';
+import { tuneGarbageCollection } from '../src/cli/gc-tuning.js';
 import { initDataDir } from '../src/cli/init.js';
 import { configForDataDir } from '../src/config.js';
 import { startService } from '../src/main.js';
@@ -18,6 +19,7 @@ const argument = (name: string) => {
 };
 const init = await initDataDir(resolve(argument('--data-dir') ?? './data'));
 const config = { ...configForDataDir(init.layout.root, init.softhsmLibrary).config, listen: argument('--listen') ?? '127.0.0.1:0' };
+tuneGarbageCollection();
 const logger = createLogger(config.logLevel);
 const service = await startService(config, logger, { requestAudit: new LogAuditSink(pino({ level: 'info' }, pino.destination('/dev/null'))) });
 const address = `127.0.0.1:${service.port}`;
