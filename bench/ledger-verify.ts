@@ -34,6 +34,7 @@ import { Pipeline } from '../src/pipeline/pipeline.js';
 import { PolicyAuthorizer } from '../src/pipeline/policy-authorizer.js';
 import type { AuditEvent, AuditSink } from '../src/ports/audit-sink.js';
 import { systemClock } from '../src/ports/clock.js';
+import { median } from './harness.js';
 
 const argument = (name: string) => {
   const index = process.argv.indexOf(name);
@@ -237,8 +238,7 @@ if (measureRequests) {
       samples.push(performance.now() - started);
       if (expectEntries && page.items.length === 0) throw new Error('listing by key found nothing');
     }
-    samples.sort((a, b) => a - b);
-    return samples[Math.floor(samples.length / 2)]!;
+    return median(samples);
   };
   // A time window holding every entry, stored (2026-01-01 onwards) and live (the clock's now).
   const wholeLedger = { startTime: new Date(Date.UTC(2026, 0, 1)), endTime: new Date(Date.now() + 86_400_000) };
@@ -257,7 +257,6 @@ if (measureRequests) {
       await ledgerStore.listEntries({ account, ...wholeLedger, limit: 50, marker });
       deep.push(performance.now() - started);
     }
-    const median = (samples: number[]) => samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
     return { newestMs: median(newest), twentiethPageMs: median(deep) };
   };
   if (measureStored) {
