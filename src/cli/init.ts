@@ -16,6 +16,7 @@ import {
   issueServerCertificate,
   type CertificateAndKey,
 } from './pki.js';
+import { SOFTHSM2_MECHANISMS_SETTING } from '../adapters/pkcs11/mechanisms.js';
 import { parsePrincipal } from '../domain/principal.js';
 
 /**
@@ -164,6 +165,8 @@ function softhsmConfiguration(layout: DataDirLayout): string {
     'log.level = ERROR',
     // Tokens here are files that are never unplugged; don't advertise CKF_REMOVABLE_DEVICE.
     'slots.removable = false',
+    // Only the mechanisms p11kms uses: fewer for SoftHSM2 to copy on every Init (MECHANISMS_IN_USE).
+    SOFTHSM2_MECHANISMS_SETTING,
     '',
   ].join('\n');
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TOKEN_LABEL, dataDirLayout, type DataDirLayout } from '../../src/cli/data-dir.js';
+import { MECHANISMS_IN_USE, SOFTHSM2_MECHANISMS_SETTING } from '../../src/adapters/pkcs11/mechanisms.js';
 import { initDataDir, issueClientCertFiles, readPin, type InitResult } from '../../src/cli/init.js';
 
 const run = promisify(execFile);
@@ -97,8 +98,20 @@ describe('initDataDir', () => {
         'objectstore.backend = file',
         'log.level = ERROR',
         'slots.removable = false',
+        SOFTHSM2_MECHANISMS_SETTING,
       ]),
     );
+  });
+
+  it('makes a token that offers exactly the mechanisms p11kms uses (SoftHSM2 ignores a name it does not know)', async () => {
+    const { stdout } = await run('pkcs11-tool', ['--module', SOFTHSM2_LIBRARY, '--list-mechanisms'], {
+      env: softhsmEnv(layout.softhsmConf),
+    });
+    const offered = stdout.split('\n').filter((line) => /^\s+\S/.test(line)).map((line) => line.trim().split(',')[0]);
+    expect(offered).toHaveLength(Object.keys(MECHANISMS_IN_USE).length);
+    expect(offered).toEqual(expect.arrayContaining(['AES-GCM', 'SHA256-HMAC', 'RSA-PKCS-PSS', 'ECDSA', 'ECDH1-DERIVE', 'EDDSA']));
+    // A mechanism SoftHSM2 offers by default and p11kms never uses is off.
+    expect(offered).not.toContain('AES-CBC');
   });
 
   it('creates exactly one token with the default label', async () => {

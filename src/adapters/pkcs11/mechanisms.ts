@@ -1,6 +1,6 @@
 import pkcs11js from 'pkcs11js';
 import { uuidToBytes } from '../../domain/ciphertext.js';
-import type { KeySpec, KeyUsage } from '../../domain/key.js';
+import { KEY_SPECS, type KeySpec, type KeyUsage } from '../../domain/key.js';
 import {
   algorithmListsFor,
   KEY_SPEC_FACTS,
@@ -259,6 +259,52 @@ export function byVersionAndClass(versionId: string, objectClass: number): Templ
     { type: pkcs11js.CKA_CLASS, value: objectClass },
     { type: pkcs11js.CKA_ID, value: uuidToBytes(versionId) },
   ];
+}
+
+/**
+ * Every mechanism this adapter passes to an Init, a key generation or a derivation, by its PKCS#11
+ * name, AES-GCM (the hot path) first. `p11kms init` enables only these in the SoftHSM2 token it
+ * makes (SOFTHSM2_MECHANISMS_SETTING): SoftHSM2 2.6.1 copies its whole list of enabled mechanisms
+ * into a std::list on every C_*Init to look one up (`SoftHSM::isMechanismPermitted`), one heap
+ * allocation and one free per entry, and with its 71 defaults that copy was ~3.5% of the server's
+ * CPU under Encrypt at 64 (perf, 2026-11-29; bench/FINDINGS.md). Enabling no more than is used is
+ * also the least a token should offer. A unit test keeps this list equal to what the tables above
+ * name.
+ */
+export const MECHANISMS_IN_USE: Readonly<Record<string, number>> = {
+  CKM_AES_GCM: pkcs11js.CKM_AES_GCM,
+  CKM_AES_KEY_GEN: pkcs11js.CKM_AES_KEY_GEN,
+  CKM_GENERIC_SECRET_KEY_GEN: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN,
+  CKM_SHA224_HMAC: pkcs11js.CKM_SHA224_HMAC,
+  CKM_SHA256_HMAC: pkcs11js.CKM_SHA256_HMAC,
+  CKM_SHA384_HMAC: pkcs11js.CKM_SHA384_HMAC,
+  CKM_SHA512_HMAC: pkcs11js.CKM_SHA512_HMAC,
+  CKM_RSA_PKCS_KEY_PAIR_GEN: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN,
+  CKM_RSA_PKCS: pkcs11js.CKM_RSA_PKCS,
+  CKM_RSA_PKCS_PSS: pkcs11js.CKM_RSA_PKCS_PSS,
+  CKM_RSA_PKCS_OAEP: pkcs11js.CKM_RSA_PKCS_OAEP,
+  CKM_RSA_X_509: pkcs11js.CKM_RSA_X_509,
+  CKM_EC_KEY_PAIR_GEN: pkcs11js.CKM_EC_KEY_PAIR_GEN,
+  CKM_ECDSA: pkcs11js.CKM_ECDSA,
+  CKM_ECDH1_DERIVE: pkcs11js.CKM_ECDH1_DERIVE,
+  CKM_EC_EDWARDS_KEY_PAIR_GEN,
+  CKM_EDDSA,
+};
+
+/** The SoftHSM2 configuration line (softhsm2.conf(5), slots.mechanisms) enabling MECHANISMS_IN_USE only. */
+export const SOFTHSM2_MECHANISMS_SETTING = `slots.mechanisms = ${Object.keys(MECHANISMS_IN_USE).join(',')}`;
+
+/** The mechanisms the tables above name: all that TokenCapabilities may look for, and all the adapter passes. */
+export function mechanismsTheTablesName(): Set<number> {
+  return new Set([
+    pkcs11js.CKM_AES_GCM,
+    pkcs11js.CKM_ECDH1_DERIVE,
+    pkcs11js.CKM_RSA_PKCS_OAEP,
+    pkcs11js.CKM_RSA_X_509,
+    ...KEY_SPECS.map(generationMechanism),
+    ...Object.values(SIGNING_MECHANISMS).flatMap((signing) => [signing.required, signing.mechanism.mechanism]),
+    ...Object.values(MAC_MECHANISMS),
+  ]);
 }
 
 /**
