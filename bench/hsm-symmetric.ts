@@ -12,7 +12,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { Pkcs11Hsm } from '../src/adapters/pkcs11/pkcs11-hsm.js';
 import { aes256KeyTemplate } from '../src/adapters/pkcs11/templates.js';
-import { SOFTHSM2_MECHANISMS_SETTING } from '../src/adapters/pkcs11/mechanisms.js';
+import { softhsmConfiguration } from '../src/cli/init.js';
 
 const LIBRARY = '/usr/lib/softhsm/libsofthsm2.so';
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 2;
@@ -33,7 +33,7 @@ async function measure(name: string, inFlight: number, op: (worker: number) => P
 
 const dir = mkdtempSync(join(tmpdir(), 'p11kms-bench-'));
 mkdirSync(join(dir, 'tokens'));
-writeFileSync(join(dir, 'softhsm2.conf'), `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n${SOFTHSM2_MECHANISMS_SETTING}\n`);
+writeFileSync(join(dir, 'softhsm2.conf'), softhsmConfiguration(join(dir, 'tokens')));
 process.env.SOFTHSM2_CONF = join(dir, 'softhsm2.conf');
 const pin = randomBytes(8).toString('hex');
 execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'bench', '--so-pin', pin, '--pin', pin], { stdio: 'ignore' });

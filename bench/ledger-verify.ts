@@ -35,7 +35,7 @@ import { PolicyAuthorizer } from '../src/pipeline/policy-authorizer.js';
 import type { AuditEvent, AuditSink } from '../src/ports/audit-sink.js';
 import { systemClock } from '../src/ports/clock.js';
 import { median } from './harness.js';
-import { SOFTHSM2_MECHANISMS_SETTING } from '../src/adapters/pkcs11/mechanisms.js';
+import { softhsmConfiguration } from '../src/cli/init.js';
 
 const argument = (name: string) => {
   const index = process.argv.indexOf(name);
@@ -151,7 +151,7 @@ if (measureRequests) {
   const tokenDir = join(dir, 'tokens');
   mkdirSync(tokenDir);
   const conf = join(dir, 'softhsm2.conf');
-  writeFileSync(conf, `directories.tokendir = ${tokenDir}\nobjectstore.backend = file\nlog.level = ERROR\n${SOFTHSM2_MECHANISMS_SETTING}\n`);
+  writeFileSync(conf, softhsmConfiguration(tokenDir));
   process.env.SOFTHSM2_CONF = conf;
   const pin = randomBytes(8).toString('hex');
   execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'bench', '--so-pin', pin, '--pin', pin], { stdio: 'ignore' });

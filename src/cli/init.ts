@@ -71,7 +71,8 @@ export async function initDataDir(root: string, options: InitOptions = {}): Prom
   const created: string[] = [];
   await makePrivateDirectory(layout.root, created);
   await makePrivateDirectory(layout.tokenDir, created);
-  await writeFileIfAbsent(layout.softhsmConf, softhsmConfiguration(layout), PUBLIC_FILE_MODE, created);
+  const configuration = '# Written by `p11kms init`. Exported as SOFTHSM2_CONF before the PKCS#11 library loads.\n' + softhsmConfiguration(layout.tokenDir);
+  await writeFileIfAbsent(layout.softhsmConf, configuration, PUBLIC_FILE_MODE, created);
   await initTokenIfAbsent(layout, tokenLabel, created);
   await initPkiIfAbsent(layout, adminPrincipal, created);
   return { created, layout, softhsmLibrary };
@@ -157,10 +158,13 @@ const withoutTrailingNewline = (value: string): string => value.replace(/\r?\n+$
 // ---------------------------------------------------------------------------------------------
 // SoftHSM2 token
 
-function softhsmConfiguration(layout: DataDirLayout): string {
+/**
+ * The SoftHSM2 configuration of a token under `tokenDir`: what `init` writes, and what the tests'
+ * and benches' own tokens use, so that they run on the token the service configures.
+ */
+export function softhsmConfiguration(tokenDir: string): string {
   return [
-    '# Written by `p11kms init`. Exported as SOFTHSM2_CONF before the PKCS#11 library loads.',
-    `directories.tokendir = ${layout.tokenDir}`,
+    `directories.tokendir = ${tokenDir}`,
     'objectstore.backend = file',
     'log.level = ERROR',
     // Tokens here are files that are never unplugged; don't advertise CKF_REMOVABLE_DEVICE.

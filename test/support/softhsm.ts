@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
-import { SOFTHSM2_MECHANISMS_SETTING } from '../../src/adapters/pkcs11/mechanisms.js';
+import { softhsmConfiguration } from '../../src/cli/init.js';
 import { tempDir } from './temp-dirs.js';
 
 export const SOFTHSM2_LIBRARY = '/usr/lib/softhsm/libsofthsm2.so';
@@ -25,8 +25,7 @@ export function freshToken(label = 'p11kms-test'): TestToken {
   const tokenDir = join(dir, 'tokens');
   mkdirSync(tokenDir);
   const conf = join(dir, 'softhsm2.conf');
-  // The mechanisms `p11kms init` enables, so that every test runs on the token the service configures.
-  writeFileSync(conf, `directories.tokendir = ${tokenDir}\nobjectstore.backend = file\nlog.level = ERROR\n${SOFTHSM2_MECHANISMS_SETTING}\n`);
+  writeFileSync(conf, softhsmConfiguration(tokenDir));
   const pin = randomBytes(12).toString('hex');
   execFileSync(
     'softhsm2-util',
