@@ -61,11 +61,13 @@ describe('SQLite ledger migration 6: key index rows without their ARN and accoun
     try {
       const columns = db.prepare("SELECT name FROM pragma_table_info('ledger_entry_keys') ORDER BY cid").pluck().all();
       expect(columns).toEqual(['key_id', 'seq']);
-      expect(db.prepare('SELECT count(*) FROM ledger_entry_keys WHERE key_id = ?').pluck().get(KEY_ID)).toBe(32);
+      // The 30 migrated rows are in the key index; the two appended since wait (migration 7).
+      expect(db.prepare('SELECT count(*) FROM ledger_entry_keys WHERE key_id = ?').pluck().get(KEY_ID)).toBe(30);
+      expect(db.prepare('SELECT seq FROM ledger_entry_keys_waiting WHERE key_id = ? ORDER BY seq').pluck().all(KEY_ID)).toEqual([31, 32]);
       // Still append-only: the rebuilt table has its triggers again.
       expect(() => db.prepare('DELETE FROM ledger_entry_keys WHERE seq = 1').run()).toThrow(/append-only/);
       expect(() => db.prepare("UPDATE ledger_entry_keys SET key_id = 'x' WHERE seq = 1").run()).toThrow(/append-only/);
-      expect(db.prepare('SELECT max(version) FROM schema_migrations').pluck().get()).toBe(6);
+      expect(db.prepare('SELECT max(version) FROM schema_migrations').pluck().get()).toBe(7);
     } finally {
       db.close();
     }
@@ -142,7 +144,9 @@ describe('SQLite ledger appends', () => {
         operation: entry.operation, principal_arn: entry.principalArn, principal_account: entry.principalAccount,
         outcome: entry.outcome, kind: entry.kind,
       })));
-      const keys = db.prepare('SELECT key_id, seq FROM ledger_entry_keys ORDER BY seq, key_id').all();
+      // 40 entries are far fewer key rows than wait before any joins the index: all still wait.
+      expect(db.prepare('SELECT count(*) FROM ledger_entry_keys').pluck().get()).toBe(0);
+      const keys = db.prepare('SELECT key_id, seq FROM ledger_entry_keys_waiting ORDER BY seq, key_id').all();
       expect(keys).toEqual(rows.flatMap(({ entry, keyIds }) => [...keyIds].sort().map((key_id) => ({ key_id, seq: entry.seq }))));
       const accounts = db.prepare('SELECT account, seq FROM ledger_entry_accounts ORDER BY seq, account').all();
       expect(accounts).toEqual(rows.flatMap(({ entry, accounts }) => [...accounts].sort().map((account) => ({ account, seq: entry.seq }))));
@@ -165,6 +169,177 @@ describe('SQLite ledger appends', () => {
       expect((await store.readHead()).seq).toBe(1);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('SQLite ledger key rows: waiting in seq order, then moved into the key index (migration 7)', () => {
+  const keyIds = ['1a', '2b', '3c', '4d'].map((prefix) => `${prefix.repeat(4)}-0000-4000-8000-${'0'.repeat(12)}`);
+  const arn = (keyId: string) => `arn:aws:kms:eu-west-1:${ACCOUNT}:key/${keyId}`;
+  /** Entry `seq` names one key, two (every fifth) or none (every eleventh), in an uneven pattern. */
+  const keysOf = (seq: number): string[] => {
+    if (seq % 11 === 0) return [];
+    const first = keyIds[(seq * 7 + (seq >> 4)) % 4] as string;
+    return seq % 5 === 0 ? [first, keyIds[(seq + 1) % 4] as string] : [first];
+  };
+  const eventFor = (seq: number, keys: readonly string[] = keysOf(seq)) => ({ ...sampleEvent(seq), keyArns: keys.map(arn) });
+
+  /** Every page of a listing by key, `limit` at a time, followed by its markers. */
+  async function walk(store: SqliteLedgerStore, keyId: string, newestFirst: boolean, limit: number): Promise<number[]> {
+    const seqs: number[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await store.listEntries({ account: ACCOUNT, keyId, newestFirst, limit, marker });
+      seqs.push(...page.items.map((item) => item.entry.seq));
+      marker = page.nextMarker;
+    } while (marker !== undefined);
+    return seqs;
+  }
+
+  /** What each key's listings and last use must be, from what was appended. */
+  async function expectListingsByKey(store: SqliteLedgerStore, appended: ReadonlyMap<number, readonly string[]>): Promise<void> {
+    for (const keyId of keyIds) {
+      const expected = [...appended].filter(([, keys]) => keys.includes(keyId)).map(([seq]) => seq);
+      expect(await walk(store, keyId, false, 7)).toEqual(expected);
+      expect(await walk(store, keyId, true, 7)).toEqual([...expected].reverse());
+      // Encrypt entries that name the key, through the operation filter, newest first.
+      const encrypts = await store.listEntries({ account: ACCOUNT, keyId, operation: 'Encrypt', newestFirst: true, limit: 1000 });
+      expect(encrypts.items.map((item) => item.entry.seq)).toEqual(expected.filter((seq) => seq % 2 === 0).reverse());
+      const lastUse = expected.filter((seq) => sampleEvent(seq).outcome === 'Success').at(-1);
+      expect((await store.lastSuccessfulUse(keyId, ['Encrypt', 'Decrypt']))?.entry.seq).toBe(lastUse);
+    }
+  }
+
+  function countRows(path: string) {
+    const db = new Database(path, { readonly: true });
+    try {
+      return {
+        indexed: db.prepare('SELECT count(*) FROM ledger_entry_keys').pluck().get() as number,
+        waitingTable: db.prepare('SELECT count(*) FROM ledger_entry_keys_waiting').pluck().get() as number,
+        // Waiting rows the index does not hold yet.
+        notIndexed: db.prepare(`SELECT count(*) FROM ledger_entry_keys_waiting w
+          WHERE NOT EXISTS (SELECT 1 FROM ledger_entry_keys k WHERE k.key_id = w.key_id AND k.seq = w.seq)`).pluck().get() as number,
+        firstWaiting: db.prepare('SELECT min(seq) FROM ledger_entry_keys_waiting').pluck().get() as number | null,
+      };
+    } finally {
+      db.close();
+    }
+  }
+
+  it('lists every key exactly, either way and across pages, while rows wait, move and leave, and after a restart', async () => {
+    const path = join(tempDir('p11kms-ledger-key-lag-'), 'p11kms.db');
+    const appended = new Map<number, readonly string[]>();
+    const chain = new ChainBuilder(GENESIS_HEAD);
+    const appendUpTo = async (store: SqliteLedgerStore, last: number) => {
+      // Batches of 1 to 60 entries, as group commit makes them.
+      while (chain.head.seq < last) {
+        const size = Math.min(last - chain.head.seq, 1 + ((chain.head.seq * 13) % 60));
+        const head = chain.head;
+        const batch = Array.from({ length: size }, () => {
+          const seq = chain.head.seq + 1;
+          appended.set(seq, keysOf(seq));
+          return chain.append(eventFor(seq));
+        });
+        await store.appendEntries(head, batch);
+      }
+    };
+
+    let store = await SqliteLedgerStore.open(path, { keyIndexLag: 5 });
+    try {
+      await appendUpTo(store, 40);
+      await expectListingsByKey(store, appended);
+      await appendUpTo(store, 1600);
+      await expectListingsByKey(store, appended);
+    } finally {
+      await store.close();
+    }
+    const moved = countRows(path);
+    // At most 5 rows wait beyond the index; the rest moved, and the rows before the oldest
+    // waiting one left the waiting table in runs of 1,024 seqs.
+    expect(moved.notIndexed).toBeLessThanOrEqual(5);
+    expect(moved.indexed).toBeGreaterThan(1500);
+    expect(moved.firstWaiting).toBeGreaterThan(1024);
+    expect(moved.waitingTable).toBeLessThan(1300);
+
+    // A restart reads the waiting rows back; appends go on moving them, none twice, none lost.
+    store = await SqliteLedgerStore.open(path, { keyIndexLag: 5 });
+    try {
+      await expectListingsByKey(store, appended);
+      await appendUpTo(store, 1800);
+      await expectListingsByKey(store, appended);
+    } finally {
+      await store.close();
+    }
+    const waitingBefore = countRows(path).notIndexed;
+    expect(waitingBefore).toBeLessThanOrEqual(5);
+
+    // With the default lag the same file still lists the same: rows now wait longer, none moves.
+    store = await SqliteLedgerStore.open(path);
+    try {
+      await appendUpTo(store, 1900);
+      await expectListingsByKey(store, appended);
+    } finally {
+      await store.close();
+    }
+    const rowsSince = [...appended].filter(([seq]) => seq > 1800).reduce((sum, [, keys]) => sum + new Set(keys).size, 0);
+    expect(countRows(path).notIndexed).toBe(waitingBefore + rowsSince);
+  });
+
+  it('moves as many rows as a large batch adds, so that waiting rows stay under the lag', async () => {
+    const path = join(tempDir('p11kms-ledger-key-batch-'), 'p11kms.db');
+    const store = await SqliteLedgerStore.open(path, { keyIndexLag: 100 });
+    const chain = new ChainBuilder(GENESIS_HEAD);
+    try {
+      await store.appendEntries(GENESIS_HEAD, Array.from({ length: 3000 }, (_, i) => chain.append(eventFor(i + 1))));
+    } finally {
+      await store.close();
+    }
+    const rows = countRows(path);
+    expect(rows.notIndexed).toBeLessThanOrEqual(100);
+    expect(rows.indexed).toBeGreaterThan(2800);
+  });
+
+  it('forgets what a failed append kept in memory: a rolled-back key row never reaches the index', async () => {
+    const path = join(tempDir('p11kms-ledger-key-rollback-'), 'p11kms.db');
+    const [first, second] = keyIds as [string, string];
+    const store = await SqliteLedgerStore.open(path, { keyIndexLag: 0 });
+    try {
+      const chain = new ChainBuilder(GENESIS_HEAD);
+      await store.appendEntries(GENESIS_HEAD, [chain.append(eventFor(1, [first]))]);
+      const head = chain.head;
+      // Entry 2 names the first key, then the batch fails on its duplicate: nothing of it stays.
+      const doomed = chain.append(eventFor(2, [first]));
+      await expect(store.appendEntries(head, [doomed, doomed])).rejects.toThrow(/UNIQUE/);
+      // Entry 2 is then written naming only the second key; with a lag of 0 every row moves at once.
+      const retry = new ChainBuilder(head);
+      await store.appendEntries(head, [retry.append(eventFor(2, [second])), retry.append(eventFor(3, [first]))]);
+      expect(await walk(store, first, false, 10)).toEqual([1, 3]);
+      expect(await walk(store, second, true, 10)).toEqual([2]);
+    } finally {
+      await store.close();
+    }
+    expect(countRows(path)).toMatchObject({ indexed: 3, notIndexed: 0 });
+  });
+
+  it('keeps a waiting row until the key index holds it, and never changes one', async () => {
+    const path = join(tempDir('p11kms-ledger-key-waiting-'), 'p11kms.db');
+    const store = await SqliteLedgerStore.open(path);
+    const chain = new ChainBuilder(GENESIS_HEAD);
+    try {
+      await store.appendEntries(GENESIS_HEAD, [1, 2, 3].map((seq) => chain.append(eventFor(seq, [keyIds[0] as string]))));
+    } finally {
+      await store.close();
+    }
+    const db = new Database(path);
+    try {
+      expect(() => db.prepare('DELETE FROM ledger_entry_keys_waiting WHERE seq = 2').run()).toThrow(/only once the key index holds it/);
+      expect(() => db.prepare("UPDATE ledger_entry_keys_waiting SET key_id = 'x' WHERE seq = 2").run()).toThrow(/append-only/);
+      // Once the index holds the row, it may leave (as the writer drops it).
+      db.prepare('INSERT INTO ledger_entry_keys (key_id, seq) VALUES (?, 2)').run(keyIds[0]);
+      expect(db.prepare('DELETE FROM ledger_entry_keys_waiting WHERE seq = 2').run().changes).toBe(1);
+      expect(db.prepare('SELECT seq FROM ledger_entry_keys_waiting ORDER BY seq').pluck().all()).toEqual([1, 3]);
+    } finally {
+      db.close();
     }
   });
 });

@@ -10,6 +10,13 @@ import { Worker } from 'node:worker_threads';
  * batch was chained from — another process writing the same file cannot fork the chain — then
  * inserts the entries and their index rows. The code is plain CommonJS evaluated in the worker
  * (as blocking-calls.ts does for PKCS#11), which works the same from sources and from dist.
+ *
+ * An entry's key rows wait in ledger_entry_keys_waiting, in seq order (migration 7), until more
+ * than `keyIndexLag` rows wait; then each append also moves the rows of the keys that have waited
+ * longest into the key index (ledger_entry_keys), a key's rows together, oldest first, so that a
+ * leaf of the index takes several rows at once instead of one per entry. The worker keeps the
+ * waiting rows by key in memory (read back from the table when it starts, or after a failed
+ * append), and drops rows from the waiting table, by seq, once every row before them is indexed.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -23,7 +30,13 @@ const head = db.prepare('SELECT seq, hash FROM ledger_entries ORDER BY seq DESC 
 const insertEntry = db.prepare(\`INSERT INTO ledger_entries
   (seq, canonical, hash, time, request_id, operation, principal_arn, principal_account, outcome, kind)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)\`);
-const insertKey = db.prepare('INSERT OR IGNORE INTO ledger_entry_keys (key_id, seq) VALUES (?, ?)');
+const insertWaiting = db.prepare('INSERT OR IGNORE INTO ledger_entry_keys_waiting (seq, key_id) VALUES (?, ?)');
+const insertIndexed = db.prepare('INSERT OR IGNORE INTO ledger_entry_keys (key_id, seq) VALUES (?, ?)');
+const dropWaiting = db.prepare('DELETE FROM ledger_entry_keys_waiting WHERE seq <= ?');
+const readWaiting = db.prepare(\`SELECT w.seq, w.key_id FROM ledger_entry_keys_waiting w
+  WHERE w.seq > coalesce((SELECT max(k.seq) FROM ledger_entry_keys k WHERE k.key_id = w.key_id), 0)
+  ORDER BY w.seq, w.key_id\`);
+const firstWaiting = db.prepare('SELECT min(seq) FROM ledger_entry_keys_waiting').pluck();
 const insertAccount = db.prepare('INSERT OR IGNORE INTO ledger_entry_accounts (account, seq) VALUES (?, ?)');
 const insertCheckpoint = db.prepare('INSERT INTO ledger_checkpoints (seq, hash, time, signature) VALUES (?, ?, ?, ?)');
 const lastCheckpoint = db.prepare('SELECT max(seq) FROM ledger_checkpoints').pluck();
@@ -37,6 +50,7 @@ const append = db.transaction((after, batch) => {
   // as lengths there and pieces of text, in the order written.
   const { text, numbers } = batch;
   const hashes = bytes(batch.hashes);
+  let kept = 0;
   let at = 0;
   let n = 0;
   const piece = () => {
@@ -59,17 +73,97 @@ const append = db.transaction((after, batch) => {
     const kind = piece();
     insertEntry.run(seq, canonical, hashes.subarray(32 * i, 32 * i + 32), time, requestId, operation, principalArn,
       principalAccount, outcome, kind);
-    for (let keys = numbers[n++]; keys > 0; keys--) insertKey.run(piece(), seq);
+    for (let keys = numbers[n++]; keys > 0; keys--) {
+      const keyId = piece();
+      if (insertWaiting.run(seq, keyId).changes > 0) {
+        keepWaiting(keyId, seq);
+        kept++;
+      }
+    }
     for (let accounts = numbers[n++]; accounts > 0; accounts--) insertAccount.run(piece(), seq);
+    lastSeq = seq;
   }
+  indexWaiting(Math.max(MOVES_PER_APPEND, 2 * kept));
 });
+
+// The key rows not yet in the index: key id → { seqs (ascending), from (the first not yet moved) }.
+// The Map's order is that of each key's oldest waiting row (a key joins it at its first waiting
+// row, and leaves it when all its rows are moved), except that a key whose rows were moved only in
+// part stays first.
+let waiting;
+let waitingRows;
+let droppedThrough;
+let lastSeq = 0;
+let stale = true;
+function readWaitingState() {
+  const stored = head.get();
+  lastSeq = stored === undefined ? 0 : stored.seq;
+  waiting = new Map();
+  waitingRows = 0;
+  for (const row of readWaiting.iterate()) keepWaiting(row.key_id, row.seq);
+  droppedThrough = (firstWaiting.get() ?? 1) - 1;
+  stale = false;
+}
+function keepWaiting(keyId, seq) {
+  let key = waiting.get(keyId);
+  if (key === undefined) waiting.set(keyId, (key = { seqs: [], from: 0 }));
+  key.seqs.push(seq);
+  waitingRows++;
+}
+/** Every waiting row below this seq is in the index. */
+function oldestWaiting() {
+  let oldest = lastSeq + 1;
+  let looked = 0;
+  for (const key of waiting.values()) {
+    oldest = Math.min(oldest, key.seqs[key.from]);
+    if (++looked === 2) break;
+  }
+  return oldest;
+}
+function indexWaiting(budget) {
+  const lag = workerData.keyIndexLag;
+  let moved = 0;
+  while (waitingRows > lag && moved < budget) {
+    const [keyId, key] = waiting.entries().next().value;
+    const end = Math.min(key.seqs.length, key.from + budget - moved);
+    for (let i = key.from; i < end; i++) insertIndexed.run(keyId, key.seqs[i]);
+    moved += end - key.from;
+    waitingRows -= end - key.from;
+    key.from = end;
+    if (end === key.seqs.length) waiting.delete(keyId);
+    else if (key.from > 1024 && key.from * 2 > key.seqs.length) {
+      key.seqs = key.seqs.slice(key.from);
+      key.from = 0;
+    }
+  }
+  const through = oldestWaiting() - 1;
+  if (through - droppedThrough >= DROP_EVERY) {
+    dropWaiting.run(through);
+    droppedThrough = through;
+  }
+}
+// An append moves at most this many rows, or twice as many as it added if that is more (a key
+// with more moves over several appends), so that no append waits for a long move and the waiting
+// rows still come back under the lag; waiting rows are dropped in runs of DROP_EVERY seqs.
+const MOVES_PER_APPEND = 512;
+const DROP_EVERY = 1024;
 const checkpoint = db.transaction((c) => {
   const last = lastCheckpoint.get() ?? 0;
   if (c.seq <= last) throw new Error('checkpoint ' + c.seq + ' is not above the last stored checkpoint ' + last);
   insertCheckpoint.run(c.seq, bytes(c.hash), c.time, bytes(c.signature));
 });
 const ops = {
-  append(req) { append.immediate(req.after, req.rows); return null; },
+  append(req) {
+    try {
+      if (stale) readWaitingState();
+      append.immediate(req.after, req.rows);
+    } catch (e) {
+      // The transaction rolled back, and with it whatever this batch moved: read the state again.
+      stale = true;
+      throw e;
+    }
+    return null;
+  },
   checkpoint(req) { checkpoint.immediate(req.checkpoint); return null; },
   close() { db.close(); return null; },
 };
@@ -189,9 +283,16 @@ export class SqliteLedgerWriter {
     worker.on('exit', () => this.#stop(new Error('the ledger writer thread exited')));
   }
 
-  static async start(path: string, busyTimeoutMs: number): Promise<SqliteLedgerWriter> {
+  /**
+   * `keyIndexLag`: how many key rows may wait before appends move them into the key index. More
+   * means fewer index pages written per entry when many keys are in use, and a longer scan of the
+   * waiting rows for a listing by key (SqliteLedgerStore.listEntries).
+   */
+  static async start(path: string, options: { busyTimeoutMs: number; keyIndexLag: number }): Promise<SqliteLedgerWriter> {
+    const { busyTimeoutMs, keyIndexLag } = options;
+    if (!Number.isSafeInteger(keyIndexLag) || keyIndexLag < 0) throw new RangeError(`keyIndexLag must be a whole number ≥ 0, not ${keyIndexLag}`);
     const betterSqlitePath = createRequire(import.meta.url).resolve('better-sqlite3');
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { betterSqlitePath, path, busyTimeoutMs } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { betterSqlitePath, path, busyTimeoutMs, keyIndexLag } });
     await new Promise<void>((resolve, reject) => {
       worker.once('message', () => resolve());
       worker.once('error', reject);

@@ -15,6 +15,12 @@ import { SqliteLedgerWriter } from './sqlite-ledger-writer.js';
 import { CHECKPOINT_MARKER, decodeSeqMarker, encodeSeqMarker, ENTRY_MARKER, entryRow, inTimeOrder, markerEntryTime, pageTimeBounds, toCheckpoint, toStoredEntry, type CheckpointRowRead, type EntryRow } from './ledger-rows.js';
 
 const BUSY_TIMEOUT_MS = 5000;
+/**
+ * How many key rows may wait before appends move them into the key index (sqlite-ledger-writer.ts).
+ * With 10,000 keys in even use, rows moved after 65,536 have waited fill a leaf ~6 at a time; a
+ * listing by key scans at most about twice this many waiting rows (~2–5 ms here).
+ */
+const KEY_INDEX_LAG = 65_536;
 
 /**
  * The audit ledger in the SQLite metadata database (issue 6, item 2), beside the key metadata.
@@ -35,15 +41,16 @@ export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
   }
 
   /** Opens (and migrates) the database file; the metadata store may hold it open too. */
-  static async open(path: string, options: { busyTimeoutMs?: number } = {}): Promise<SqliteLedgerStore> {
+  static async open(path: string, options: { busyTimeoutMs?: number; keyIndexLag?: number } = {}): Promise<SqliteLedgerStore> {
     const busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+    const keyIndexLag = options.keyIndexLag ?? KEY_INDEX_LAG;
     const db = new Database(path);
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma(`busy_timeout = ${busyTimeoutMs}`);
       applySqliteMigrations(db, SQLITE_MIGRATIONS);
-      return new SqliteLedgerStore(db, await SqliteLedgerWriter.start(path, busyTimeoutMs));
+      return new SqliteLedgerStore(db, await SqliteLedgerWriter.start(path, { busyTimeoutMs, keyIndexLag }));
     } catch (error) {
       db.close();
       throw error;
@@ -113,16 +120,28 @@ export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
       where.push(`(e.time ${beyond} @markerTime OR e.seq ${beyond} @after)`);
       Object.assign(params, { markerTime, after });
     }
-    // CROSS JOIN fixes the join order: SQLite walks the key's index and looks up each entry.
+    // CROSS JOIN fixes the join order: SQLite walks the key's rows and looks up each entry.
     // INDEXED BY pins a page in time order to the index that answers it in that order.
-    const from = byKey
-      ? 'ledger_entry_keys k CROSS JOIN ledger_entries e ON e.seq = k.seq'
-      : byTime ? 'ledger_entries e INDEXED BY ledger_entries_by_time' : 'ledger_entries e';
     const order = byTime ? `e.time ${direction}, e.seq ${direction}` : `${seq} ${direction}`;
-    const sql = `SELECT e.seq, e.canonical, e.hash FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`;
-    let statement = this.#listings.get(sql);
-    if (statement === undefined) this.#listings.set(sql, (statement = this.db.prepare(sql)));
-    const rows = statement.all(params) as EntryRow[];
+    const select = (from: string, more: readonly string[] = []) =>
+      this.#listing(`SELECT e.seq, e.canonical, e.hash FROM ${from} WHERE ${[...where, ...more].join(' AND ')} ORDER BY ${order} LIMIT @limit`);
+    let rows: EntryRow[];
+    if (byKey) {
+      // A key's rows are in the key index (key_id, seq) or still wait in seq order (migration 7),
+      // and those in the index are all older than those waiting: newest first reads the waiting
+      // rows, then the index; oldest first the other way round. A waiting row at or below the
+      // key's newest indexed seq was moved already. One read transaction, so that a move the
+      // writer commits between the two reads neither repeats nor loses a row.
+      const indexed = select('ledger_entry_keys k CROSS JOIN ledger_entries e ON e.seq = k.seq');
+      const waiting = select('ledger_entry_keys_waiting k CROSS JOIN ledger_entries e ON e.seq = k.seq', [WAITING_AFTER_INDEXED]);
+      const [first, then] = query.newestFirst ? [waiting, indexed] : [indexed, waiting];
+      rows = this.db.transaction(() => {
+        const found = first.all(params) as EntryRow[];
+        return found.length > query.limit ? found : found.concat(then.all(params) as EntryRow[]);
+      })();
+    } else {
+      rows = select(byTime ? 'ledger_entries e INDEXED BY ledger_entries_by_time' : 'ledger_entries e').all(params) as EntryRow[];
+    }
     const items = rows.slice(0, query.limit).map(toStoredEntry);
     const last = items.at(-1);
     return {
@@ -143,13 +162,24 @@ export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
   }
 
   async lastSuccessfulUse(keyId: string, operations: readonly string[]): Promise<StoredEntry | undefined> {
-    const row = this.#statements.lastSuccessfulUse.get(keyId, JSON.stringify(operations)) as EntryRow | undefined;
+    const params = { keyId, operations: JSON.stringify(operations) };
+    const { lastSuccessfulUseWaiting, lastSuccessfulUseIndexed } = this.#statements;
+    // The key's rows still waiting are newer than those in the index (listEntries).
+    const row = this.db.transaction(
+      () => (lastSuccessfulUseWaiting.get(params) ?? lastSuccessfulUseIndexed.get(params)) as EntryRow | undefined,
+    )();
     return row && toStoredEntry(row);
   }
 
   async firstEntryTime(): Promise<Date | undefined> {
     const time = this.#statements.firstEntryTime.get() as number | undefined;
     return time === undefined ? undefined : new Date(time);
+  }
+
+  #listing(sql: string): Statement {
+    let statement = this.#listings.get(sql);
+    if (statement === undefined) this.#listings.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
   }
 
   /** Waits for the writes already sent, then closes both connections. */
@@ -162,6 +192,9 @@ export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
   }
 }
 
+/** The waiting rows (alias k) of @keyId that the key index does not hold yet. */
+const WAITING_AFTER_INDEXED = 'k.seq > (SELECT coalesce(max(i.seq), 0) FROM ledger_entry_keys i WHERE i.key_id = @keyId)';
+
 function prepareStatements(db: Database.Database) {
   return {
     head: db.prepare('SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1'),
@@ -171,10 +204,15 @@ function prepareStatements(db: Database.Database) {
       'SELECT seq, hash, time, signature FROM ledger_checkpoints WHERE seq > ? ORDER BY seq LIMIT ?',
     ),
     // AWS GetKeyLastUsage: the last *successful cryptographic* operation with the key.
-    // Walks the key's own entries newest first (see listEntries).
-    lastSuccessfulUse: db.prepare(`SELECT e.seq, e.canonical, e.hash
+    // Walks the key's own entries newest first, those still waiting first (see listEntries).
+    lastSuccessfulUseWaiting: db.prepare(`SELECT e.seq, e.canonical, e.hash
+      FROM ledger_entry_keys_waiting k CROSS JOIN ledger_entries e ON e.seq = k.seq
+      WHERE k.key_id = @keyId AND ${WAITING_AFTER_INDEXED} AND e.outcome = 'Success'
+        AND e.operation IN (SELECT value FROM json_each(@operations))
+      ORDER BY k.seq DESC LIMIT 1`),
+    lastSuccessfulUseIndexed: db.prepare(`SELECT e.seq, e.canonical, e.hash
       FROM ledger_entry_keys k CROSS JOIN ledger_entries e ON e.seq = k.seq
-      WHERE k.key_id = ? AND e.outcome = 'Success' AND e.operation IN (SELECT value FROM json_each(?))
+      WHERE k.key_id = @keyId AND e.outcome = 'Success' AND e.operation IN (SELECT value FROM json_each(@operations))
       ORDER BY k.seq DESC LIMIT 1`),
     firstEntryTime: db.prepare('SELECT time FROM ledger_entries ORDER BY seq LIMIT 1').pluck(),
     entryTime: db.prepare('SELECT time FROM ledger_entries WHERE seq = ?').pluck(),
