@@ -144,9 +144,10 @@ describe('SQLite ledger appends', () => {
         operation: entry.operation, principal_arn: entry.principalArn, principal_account: entry.principalAccount,
         outcome: entry.outcome, kind: entry.kind,
       })));
-      // 40 entries are far fewer key rows than wait before any joins the index: all still wait.
-      expect(db.prepare('SELECT count(*) FROM ledger_entry_keys').pluck().get()).toBe(0);
-      const keys = db.prepare('SELECT key_id, seq FROM ledger_entry_keys_waiting ORDER BY seq, key_id').all();
+      // Each key is named 8 times or more in the batch, so its rows went straight to the index;
+      // none waits, and none is in both places.
+      expect(db.prepare('SELECT count(*) FROM ledger_entry_keys_waiting').pluck().get()).toBe(0);
+      const keys = db.prepare('SELECT key_id, seq FROM ledger_entry_keys ORDER BY seq, key_id').all();
       expect(keys).toEqual(rows.flatMap(({ entry, keyIds }) => [...keyIds].sort().map((key_id) => ({ key_id, seq: entry.seq }))));
       const accounts = db.prepare('SELECT account, seq FROM ledger_entry_accounts ORDER BY seq, account').all();
       expect(accounts).toEqual(rows.flatMap(({ entry, accounts }) => [...accounts].sort().map((account) => ({ account, seq: entry.seq }))));
@@ -230,10 +231,10 @@ describe('SQLite ledger key rows: waiting in seq order, then moved into the key 
     const path = join(tempDir('p11kms-ledger-key-lag-'), 'p11kms.db');
     const appended = new Map<number, readonly string[]>();
     const chain = new ChainBuilder(GENESIS_HEAD);
-    const appendUpTo = async (store: SqliteLedgerStore, last: number) => {
-      // Batches of 1 to 60 entries, as group commit makes them.
+    const appendUpTo = async (store: SqliteLedgerStore, last: number, largest = 60) => {
+      // Batches of 1 to `largest` entries, as group commit makes them.
       while (chain.head.seq < last) {
-        const size = Math.min(last - chain.head.seq, 1 + ((chain.head.seq * 13) % 60));
+        const size = Math.min(last - chain.head.seq, 1 + ((chain.head.seq * 13) % largest));
         const head = chain.head;
         const batch = Array.from({ length: size }, () => {
           const seq = chain.head.seq + 1;
@@ -273,10 +274,11 @@ describe('SQLite ledger key rows: waiting in seq order, then moved into the key 
     const waitingBefore = countRows(path).notIndexed;
     expect(waitingBefore).toBeLessThanOrEqual(5);
 
-    // With the default lag the same file still lists the same: rows now wait longer, none moves.
+    // With the default lag the same file still lists the same: rows now wait longer. In batches
+    // of at most 3 entries no key is named 8 times, so none of these rows moves.
     store = await SqliteLedgerStore.open(path);
     try {
-      await appendUpTo(store, 1900);
+      await appendUpTo(store, 1900, 3);
       await expectListingsByKey(store, appended);
     } finally {
       await store.close();
@@ -297,6 +299,30 @@ describe('SQLite ledger key rows: waiting in seq order, then moved into the key 
     const rows = countRows(path);
     expect(rows.notIndexed).toBeLessThanOrEqual(100);
     expect(rows.indexed).toBeGreaterThan(2800);
+  });
+
+  it('writes the rows of a key named 8 times in a batch straight to the index, after its waiting rows', async () => {
+    const path = join(tempDir('p11kms-ledger-key-hot-'), 'p11kms.db');
+    const [hot, cold] = keyIds as [string, string];
+    const store = await SqliteLedgerStore.open(path);
+    const chain = new ChainBuilder(GENESIS_HEAD);
+    const append = async (keysOfEntries: string[][]) => {
+      const head = chain.head;
+      await store.appendEntries(head, keysOfEntries.map((keys) => chain.append(eventFor(chain.head.seq + 1, keys))));
+    };
+    try {
+      for (let i = 0; i < 5; i++) await append([[hot]]); // 1–5 wait
+      await append([[cold], ...Array.from({ length: 7 }, () => [hot])]); // 7 times: 6–13 wait too
+      expect(countRows(path)).toMatchObject({ indexed: 0, notIndexed: 13 });
+      await append([...Array.from({ length: 8 }, () => [hot]), [cold]]); // 8 times: 14–21 go to the index
+      expect(countRows(path)).toMatchObject({ indexed: 20, notIndexed: 2 });
+      await append([[hot]]); // once more: 23 waits again
+      expect(countRows(path)).toMatchObject({ indexed: 20, notIndexed: 3 });
+      expect(await walk(store, hot, true, 4)).toEqual([23, ...Array.from({ length: 21 }, (_, i) => 21 - i).filter((seq) => seq !== 6)]);
+      expect(await walk(store, cold, false, 4)).toEqual([6, 22]);
+    } finally {
+      await store.close();
+    }
   });
 
   it('forgets what a failed append kept in memory: a rolled-back key row never reaches the index', async () => {

@@ -50,7 +50,8 @@ const append = db.transaction((after, batch) => {
   // as lengths there and pieces of text, in the order written.
   const { text, numbers } = batch;
   const hashes = bytes(batch.hashes);
-  let kept = 0;
+  const keyRows = [];
+  const inBatch = new Map();
   let at = 0;
   let n = 0;
   const piece = () => {
@@ -75,24 +76,40 @@ const append = db.transaction((after, batch) => {
       principalAccount, outcome, kind);
     for (let keys = numbers[n++]; keys > 0; keys--) {
       const keyId = piece();
-      if (insertWaiting.run(seq, keyId).changes > 0) {
-        keepWaiting(keyId, seq);
-        kept++;
-      }
+      keyRows.push(seq, keyId);
+      inBatch.set(keyId, (inBatch.get(keyId) ?? 0) + 1);
     }
     for (let accounts = numbers[n++]; accounts > 0; accounts--) insertAccount.run(piece(), seq);
     lastSeq = seq;
   }
+  // A key the batch names HOT_KEY_ROWS times or more fills a leaf of the index with its own rows:
+  // they go straight there once none of its rows still waits (its oldest move first).
+  const budget = Math.max(MOVES_PER_APPEND, keyRows.length);
+  for (const [keyId, count] of inBatch) {
+    const key = waiting.get(keyId);
+    if (count >= HOT_KEY_ROWS && key !== undefined) moveOldest(keyId, key, budget);
+  }
+  let kept = 0;
+  for (let i = 0; i < keyRows.length; i += 2) {
+    const seq = keyRows[i];
+    const keyId = keyRows[i + 1];
+    if (inBatch.get(keyId) >= HOT_KEY_ROWS && !waiting.has(keyId)) insertIndexed.run(keyId, seq);
+    else if (insertWaiting.run(seq, keyId).changes > 0) {
+      keepWaiting(keyId, seq);
+      kept++;
+    }
+  }
   indexWaiting(Math.max(MOVES_PER_APPEND, 2 * kept));
+  dropIndexed();
 });
 
 // The key rows not yet in the index: key id → { seqs (ascending), from (the first not yet moved) }.
-// The Map's order is that of each key's oldest waiting row (a key joins it at its first waiting
-// row, and leaves it when all its rows are moved), except that a key whose rows were moved only in
-// part stays first.
+// A key joins the Map at its first waiting row and leaves it when all its rows are moved, so the
+// Map's order is about that of each key's oldest waiting row: the order in which keys are moved.
 let waiting;
 let waitingRows;
 let droppedThrough;
+let nextDropCheck;
 let lastSeq = 0;
 let stale = true;
 function readWaitingState() {
@@ -102,6 +119,7 @@ function readWaitingState() {
   waitingRows = 0;
   for (const row of readWaiting.iterate()) keepWaiting(row.key_id, row.seq);
   droppedThrough = (firstWaiting.get() ?? 1) - 1;
+  nextDropCheck = 0;
   stale = false;
 }
 function keepWaiting(keyId, seq) {
@@ -110,42 +128,47 @@ function keepWaiting(keyId, seq) {
   key.seqs.push(seq);
   waitingRows++;
 }
-/** Every waiting row below this seq is in the index. */
-function oldestWaiting() {
-  let oldest = lastSeq + 1;
-  let looked = 0;
-  for (const key of waiting.values()) {
-    oldest = Math.min(oldest, key.seqs[key.from]);
-    if (++looked === 2) break;
+/** Moves at most "most" of the key's oldest waiting rows into the index. */
+function moveOldest(keyId, key, most) {
+  const end = Math.min(key.seqs.length, key.from + most);
+  for (let i = key.from; i < end; i++) insertIndexed.run(keyId, key.seqs[i]);
+  const moved = end - key.from;
+  waitingRows -= moved;
+  key.from = end;
+  if (end === key.seqs.length) waiting.delete(keyId);
+  else if (key.from > 1024 && key.from * 2 > key.seqs.length) {
+    key.seqs = key.seqs.slice(key.from);
+    key.from = 0;
   }
-  return oldest;
+  return moved;
 }
+/** While more than the lag wait, moves the rows of the keys that have waited longest. */
 function indexWaiting(budget) {
   const lag = workerData.keyIndexLag;
   let moved = 0;
   while (waitingRows > lag && moved < budget) {
     const [keyId, key] = waiting.entries().next().value;
-    const end = Math.min(key.seqs.length, key.from + budget - moved);
-    for (let i = key.from; i < end; i++) insertIndexed.run(keyId, key.seqs[i]);
-    moved += end - key.from;
-    waitingRows -= end - key.from;
-    key.from = end;
-    if (end === key.seqs.length) waiting.delete(keyId);
-    else if (key.from > 1024 && key.from * 2 > key.seqs.length) {
-      key.seqs = key.seqs.slice(key.from);
-      key.from = 0;
-    }
+    moved += moveOldest(keyId, key, budget - moved);
   }
-  const through = oldestWaiting() - 1;
-  if (through - droppedThrough >= DROP_EVERY) {
-    dropWaiting.run(through);
-    droppedThrough = through;
+}
+/** Drops the waiting rows below the oldest one not yet moved (every DROP_EVERY seqs at most). */
+function dropIndexed() {
+  if (lastSeq < nextDropCheck) return;
+  nextDropCheck = lastSeq + DROP_EVERY;
+  let oldest = lastSeq + 1;
+  for (const key of waiting.values()) oldest = Math.min(oldest, key.seqs[key.from]);
+  if (oldest - 1 > droppedThrough) {
+    dropWaiting.run(oldest - 1);
+    droppedThrough = oldest - 1;
   }
 }
 // An append moves at most this many rows, or twice as many as it added if that is more (a key
 // with more moves over several appends), so that no append waits for a long move and the waiting
-// rows still come back under the lag; waiting rows are dropped in runs of DROP_EVERY seqs.
+// rows still come back under the lag. A row costs ~3 µs more for its stay in the waiting table,
+// and a leaf of the index written for it alone ~20: a key with HOT_KEY_ROWS rows in one batch
+// writes them to the index at once.
 const MOVES_PER_APPEND = 512;
+const HOT_KEY_ROWS = 8;
 const DROP_EVERY = 1024;
 const checkpoint = db.transaction((c) => {
   const last = lastCheckpoint.get() ?? 0;
