@@ -162,9 +162,10 @@ function dropIndexed() {
     droppedThrough = oldest - 1;
   }
 }
-// An append moves at most this many rows, or twice as many as it added if that is more (a key
-// with more moves over several appends), so that no append waits for a long move and the waiting
-// rows still come back under the lag. A row costs ~3 µs more for its stay in the waiting table,
+// Past the lag, an append moves at most this many rows, or twice as many as it added if that is
+// more; before a key it names often goes straight to the index, at most this many of that key's,
+// or as many as the batch's key rows (a key with more moves over several appends). So no append
+// waits for a long move, and the waiting rows still come back under the lag. A row costs ~3 µs more for its stay in the waiting table,
 // and a leaf of the index written for it alone ~20: a key with HOT_KEY_ROWS rows in one batch
 // writes them to the index at once.
 const MOVES_PER_APPEND = 512;

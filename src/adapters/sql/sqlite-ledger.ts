@@ -123,7 +123,7 @@ export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
     // CROSS JOIN fixes the join order: SQLite walks the key's rows and looks up each entry.
     // INDEXED BY pins a page in time order to the index that answers it in that order.
     const order = byTime ? `e.time ${direction}, e.seq ${direction}` : `${seq} ${direction}`;
-    const select = (from: string, more: readonly string[] = []) =>
+    const select = (from: string, more: readonly string[]) =>
       this.#listing(`SELECT e.seq, e.canonical, e.hash FROM ${from} WHERE ${[...where, ...more].join(' AND ')} ORDER BY ${order} LIMIT @limit`);
     let rows: EntryRow[];
     if (byKey) {
@@ -132,15 +132,15 @@ export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
       // rows, then the index; oldest first the other way round. A waiting row at or below the
       // key's newest indexed seq was moved already. One read transaction, so that a move the
       // writer commits between the two reads neither repeats nor loses a row.
-      const indexed = select('ledger_entry_keys k CROSS JOIN ledger_entries e ON e.seq = k.seq');
-      const waiting = select('ledger_entry_keys_waiting k CROSS JOIN ledger_entries e ON e.seq = k.seq', [WAITING_AFTER_INDEXED]);
+      const indexed = select(KEY_ROWS.indexed.from, KEY_ROWS.indexed.where);
+      const waiting = select(KEY_ROWS.waiting.from, KEY_ROWS.waiting.where);
       const [first, then] = query.newestFirst ? [waiting, indexed] : [indexed, waiting];
       rows = this.db.transaction(() => {
         const found = first.all(params) as EntryRow[];
         return found.length > query.limit ? found : found.concat(then.all(params) as EntryRow[]);
       })();
     } else {
-      rows = select(byTime ? 'ledger_entries e INDEXED BY ledger_entries_by_time' : 'ledger_entries e').all(params) as EntryRow[];
+      rows = select(byTime ? 'ledger_entries e INDEXED BY ledger_entries_by_time' : 'ledger_entries e', []).all(params) as EntryRow[];
     }
     const items = rows.slice(0, query.limit).map(toStoredEntry);
     const last = items.at(-1);
@@ -192,10 +192,23 @@ export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
   }
 }
 
-/** The waiting rows (alias k) of @keyId that the key index does not hold yet. */
-const WAITING_AFTER_INDEXED = 'k.seq > (SELECT coalesce(max(i.seq), 0) FROM ledger_entry_keys i WHERE i.key_id = @keyId)';
+/**
+ * Where a key's rows are (alias k, joined to their entries e): the key index, and the rows still
+ * waiting for it (migration 7), of which only those above the key's newest indexed seq count.
+ */
+const KEY_ROWS = {
+  indexed: { from: 'ledger_entry_keys k CROSS JOIN ledger_entries e ON e.seq = k.seq', where: [] },
+  waiting: {
+    from: 'ledger_entry_keys_waiting k CROSS JOIN ledger_entries e ON e.seq = k.seq',
+    where: ['k.seq > (SELECT coalesce(max(i.seq), 0) FROM ledger_entry_keys i WHERE i.key_id = @keyId)'],
+  },
+} as const satisfies Record<string, { from: string; where: readonly string[] }>;
 
 function prepareStatements(db: Database.Database) {
+  const lastSuccessfulUse = (rows: { from: string; where: readonly string[] }) =>
+    db.prepare(`SELECT e.seq, e.canonical, e.hash FROM ${rows.from}
+      WHERE ${['k.key_id = @keyId', ...rows.where, "e.outcome = 'Success'", 'e.operation IN (SELECT value FROM json_each(@operations))'].join(' AND ')}
+      ORDER BY k.seq DESC LIMIT 1`);
   return {
     head: db.prepare('SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1'),
     headWithTime: db.prepare('SELECT seq, hash, time FROM ledger_entries ORDER BY seq DESC LIMIT 1'),
@@ -205,15 +218,8 @@ function prepareStatements(db: Database.Database) {
     ),
     // AWS GetKeyLastUsage: the last *successful cryptographic* operation with the key.
     // Walks the key's own entries newest first, those still waiting first (see listEntries).
-    lastSuccessfulUseWaiting: db.prepare(`SELECT e.seq, e.canonical, e.hash
-      FROM ledger_entry_keys_waiting k CROSS JOIN ledger_entries e ON e.seq = k.seq
-      WHERE k.key_id = @keyId AND ${WAITING_AFTER_INDEXED} AND e.outcome = 'Success'
-        AND e.operation IN (SELECT value FROM json_each(@operations))
-      ORDER BY k.seq DESC LIMIT 1`),
-    lastSuccessfulUseIndexed: db.prepare(`SELECT e.seq, e.canonical, e.hash
-      FROM ledger_entry_keys k CROSS JOIN ledger_entries e ON e.seq = k.seq
-      WHERE k.key_id = @keyId AND e.outcome = 'Success' AND e.operation IN (SELECT value FROM json_each(@operations))
-      ORDER BY k.seq DESC LIMIT 1`),
+    lastSuccessfulUseWaiting: lastSuccessfulUse(KEY_ROWS.waiting),
+    lastSuccessfulUseIndexed: lastSuccessfulUse(KEY_ROWS.indexed),
     firstEntryTime: db.prepare('SELECT time FROM ledger_entries ORDER BY seq LIMIT 1').pluck(),
     entryTime: db.prepare('SELECT time FROM ledger_entries WHERE seq = ?').pluck(),
   };
