@@ -287,6 +287,59 @@ describe('SQLite ledger key rows: waiting in seq order, then moved into the key 
     expect(countRows(path).notIndexed).toBe(waitingBefore + rowsSince);
   });
 
+  it('lets 8 rows wait per key in use, at least 4,096 and at most the lag given', async () => {
+    /** `count` entries in batches of `size`, entry `seq` naming keysFor(seq); returns every key row. */
+    const fill = async (store: SqliteLedgerStore, count: number, size: number, keysFor: (seq: number) => string[]) => {
+      const chain = new ChainBuilder(GENESIS_HEAD);
+      const appended = new Map<number, readonly string[]>();
+      while (chain.head.seq < count) {
+        const head = chain.head;
+        const batch = Array.from({ length: Math.min(size, count - head.seq) }, () => {
+          const seq = chain.head.seq + 1;
+          appended.set(seq, keysFor(seq));
+          return chain.append(eventFor(seq, keysFor(seq)));
+        });
+        await store.appendEntries(head, batch);
+      }
+      return appended;
+    };
+    const rowsOf = (appended: ReadonlyMap<number, readonly string[]>) => [...appended.values()].reduce((sum, keys) => sum + new Set(keys).size, 0);
+
+    // Four keys, three entries a batch (no key named 8 times): past 4,096 waiting rows they move,
+    // though the lag given is 65,536, and every listing stays exact.
+    const fewPath = join(tempDir('p11kms-ledger-key-few-'), 'p11kms.db');
+    let store = await SqliteLedgerStore.open(fewPath);
+    try {
+      const appended = await fill(store, 6000, 3, keysOf);
+      await expectListingsByKey(store, appended);
+      const rows = countRows(fewPath);
+      expect(rows.notIndexed).toBeLessThanOrEqual(4096);
+      expect(rows.notIndexed).toBeGreaterThan(4096 - 512);
+      expect(rows.indexed + rows.notIndexed).toBe(rowsOf(appended));
+    } finally {
+      await store.close();
+    }
+
+    // A thousand keys in turn: 6,000 rows are under 8 × 1,000, so all wait; with a lag of 5,000
+    // given, at most 5,000 do (a key's 6 rows move together, so at least 4,995).
+    const thousand = Array.from({ length: 1000 }, (_, i) => `${i.toString(16).padStart(8, '0')}-0000-4000-8000-${'0'.repeat(12)}`);
+    const inTurn = (seq: number) => [thousand[seq % 1000] as string];
+    for (const [lag, least, most] of [[undefined, 6000, 6000], [5000, 4995, 5000]] as const) {
+      const path = join(tempDir('p11kms-ledger-key-many-'), 'p11kms.db');
+      store = await SqliteLedgerStore.open(path, lag === undefined ? {} : { keyIndexLag: lag });
+      try {
+        await fill(store, 6000, 5, inTurn);
+        expect(await walk(store, thousand[7] as string, true, 4)).toEqual([5007, 4007, 3007, 2007, 1007, 7]);
+      } finally {
+        await store.close();
+      }
+      const rows = countRows(path);
+      expect(rows.notIndexed).toBeGreaterThanOrEqual(least);
+      expect(rows.notIndexed).toBeLessThanOrEqual(most);
+      expect(rows.indexed + rows.notIndexed).toBe(6000);
+    }
+  });
+
   it('moves as many rows as a large batch adds, so that waiting rows stay under the lag', async () => {
     const path = join(tempDir('p11kms-ledger-key-batch-'), 'p11kms.db');
     const store = await SqliteLedgerStore.open(path, { keyIndexLag: 100 });

@@ -12,9 +12,12 @@ import { Worker } from 'node:worker_threads';
  * (as blocking-calls.ts does for PKCS#11), which works the same from sources and from dist.
  *
  * An entry's key rows wait in ledger_entry_keys_waiting, in seq order (migration 7), until more
- * than `keyIndexLag` rows wait; then each append also moves the rows of the keys that have waited
- * longest into the key index (ledger_entry_keys), a key's rows together, oldest first, so that a
- * leaf of the index takes several rows at once instead of one per entry. The worker keeps the
+ * than the lag wait: ROWS_PER_KEY for each key with rows waiting, at least MIN_LAG and at most
+ * `keyIndexLag`. Then each append also moves the rows of the keys that have waited longest into
+ * the key index (ledger_entry_keys), a key's rows together, oldest first, so that a leaf of the
+ * index takes several rows at once instead of one per entry. The lag follows the keys in use
+ * because a listing by key scans the waiting rows: a few keys need few rows waiting to move
+ * several at a time, 10,000 keys need the whole cap. The worker keeps the
  * waiting rows by key in memory (read back from the table when it starts, or after a failed
  * append), and drops rows from the waiting table, by seq, once every row before them is indexed.
  */
@@ -142,11 +145,14 @@ function moveOldest(keyId, key, most) {
   }
   return moved;
 }
+/** How many rows may wait now: ROWS_PER_KEY for each key with rows waiting, within MIN_LAG and the cap. */
+function lag() {
+  return Math.min(workerData.keyIndexLag, Math.max(MIN_LAG, ROWS_PER_KEY * waiting.size));
+}
 /** While more than the lag wait, moves the rows of the keys that have waited longest. */
 function indexWaiting(budget) {
-  const lag = workerData.keyIndexLag;
   let moved = 0;
-  while (waitingRows > lag && moved < budget) {
+  while (waitingRows > lag() && moved < budget) {
     const [keyId, key] = waiting.entries().next().value;
     moved += moveOldest(keyId, key, budget - moved);
   }
@@ -169,6 +175,10 @@ function dropIndexed() {
 // and a leaf of the index written for it alone ~20: a key with HOT_KEY_ROWS rows in one batch
 // writes them to the index at once.
 const MOVES_PER_APPEND = 512;
+// Keys are moved in turn, so a key's rows wait about one turn: with ROWS_PER_KEY rows per key
+// waiting, a key moved has ~2 × ROWS_PER_KEY rows for one leaf. 10,000 keys reach the cap.
+const ROWS_PER_KEY = 8;
+const MIN_LAG = 4096;
 const HOT_KEY_ROWS = 8;
 const DROP_EVERY = 1024;
 const checkpoint = db.transaction((c) => {
@@ -308,9 +318,10 @@ export class SqliteLedgerWriter {
   }
 
   /**
-   * `keyIndexLag`: how many key rows may wait before appends move them into the key index. More
-   * means fewer index pages written per entry when many keys are in use, and a longer scan of the
-   * waiting rows for a listing by key (SqliteLedgerStore.listEntries).
+   * `keyIndexLag`: the most key rows that may wait before appends move them into the key index
+   * (fewer may: 8 per key with rows waiting, at least 4,096). More means fewer index pages
+   * written per entry when many keys are in use, and a longer scan of the waiting rows for a
+   * listing by key (SqliteLedgerStore.listEntries).
    */
   static async start(path: string, options: { busyTimeoutMs: number; keyIndexLag: number }): Promise<SqliteLedgerWriter> {
     const { busyTimeoutMs, keyIndexLag } = options;

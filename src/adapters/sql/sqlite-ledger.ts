@@ -16,9 +16,9 @@ import { CHECKPOINT_MARKER, decodeSeqMarker, encodeSeqMarker, ENTRY_MARKER, entr
 
 const BUSY_TIMEOUT_MS = 5000;
 /**
- * How many key rows may wait before appends move them into the key index (sqlite-ledger-writer.ts).
- * With 10,000 keys in even use, rows moved after 65,536 have waited fill a leaf ~6 at a time; a
- * listing by key scans at most about twice this many waiting rows (~2–5 ms here).
+ * The most key rows that may wait before appends move them into the key index
+ * (sqlite-ledger-writer.ts: 8 per key with rows waiting, at least 4,096, at most this). 10,000
+ * keys in even use reach it; a listing by key scans the waiting rows, ~2.5 ms for 65,536 here.
  */
 const KEY_INDEX_LAG = 65_536;
 
