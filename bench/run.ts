@@ -73,12 +73,14 @@ async function main(): Promise<void> {
   const context = { app: 'bench' };
   const plaintext = Buffer.alloc(1024, 42);
   const sealed = (await call('Encrypt', { key_id: symmetric, plaintext, encryption_context: context })).ciphertext_blob as Buffer;
+  const encryptWith = (ids: string[]) => ids.map((key_id) => wire({ key_id, plaintext, encryption_context: context }));
+  const one = encryptWith([symmetric]);
   // A fresh process is still compiling its hot paths and growing its heap, and whichever cell
   // comes first would measure that too (the first Encrypt@16 cell after start had p99/p50 of
   // 3.61–4.43 on six fresh servers, the three after it 2.98–4.70, median 3.45: bench/FINDINGS.md).
   // So both servers first carry the load unmeasured, as every later cell's server already has.
   for (const [server, concurrency] of [[kms, 16], [kms, 64], [noopServer, 64]] as const) {
-    await loadOnce({ address: server.address, ...developer, rpc: 'Encrypt', requests: [wire({ key_id: symmetric, plaintext, encryption_context: context })], concurrency, seconds: WARMUP_SECONDS, warmupSeconds: 0 });
+    await loadOnce({ address: server.address, ...developer, rpc: 'Encrypt', requests: one, concurrency, seconds: WARMUP_SECONDS, warmupSeconds: 0 });
   }
 
   const cases: Array<{ operation: string; rpc: string; requests: () => Promise<object[]>; baseline?: string }> = [
@@ -131,7 +133,6 @@ async function main(): Promise<void> {
     }
   }
 
-  const encryptWith = (ids: string[]) => ids.map((key_id) => wire({ key_id, plaintext, encryption_context: context }));
   // The machine's speed drifts by ±20% from one minute to the next (it is shared), so the cells
   // that a target compares are measured in turns, ROUNDS times, and the target is the median of
   // the per-round ratios: a fast or slow spell moves one round, not the result. The table shows
@@ -152,7 +153,6 @@ async function main(): Promise<void> {
   // Encrypt load against a bench-only server on the same data dir whose requests go to a log sink
   // instead of the ledger, and against the no-op server.
   const withoutLedger = await startBenchProcess('server-without-ledger.js', ['--data-dir', dataDir, '--listen', '127.0.0.1:0']);
-  const one = encryptWith([symmetric]);
   const floor = await startFloorServer(service);
   const fullFloor = await startFullFloorServer(service);
   const pairCells = await inTurns([

@@ -17,9 +17,9 @@ import { Worker } from 'node:worker_threads';
  * the key index (ledger_entry_keys), a key's rows together, oldest first, so that a leaf of the
  * index takes several rows at once instead of one per entry. The lag follows the keys in use
  * because a listing by key scans the waiting rows: a few keys need few rows waiting to move
- * several at a time, 10,000 keys need the whole cap. The worker keeps the
- * waiting rows by key in memory (read back from the table when it starts, or after a failed
- * append), and drops rows from the waiting table, by seq, once every row before them is indexed.
+ * several at a time, 10,000 keys need the whole cap. The worker keeps the waiting rows by key in
+ * memory (read back from the table when it starts, or after a failed append), and drops rows
+ * from the waiting table, by seq, once every row before them is indexed.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -171,9 +171,9 @@ function dropIndexed() {
 // Past the lag, an append moves at most this many rows, or twice as many as it added if that is
 // more; before a key it names often goes straight to the index, at most this many of that key's,
 // or as many as the batch's key rows (a key with more moves over several appends). So no append
-// waits for a long move, and the waiting rows still come back under the lag. A row costs ~3 µs more for its stay in the waiting table,
-// and a leaf of the index written for it alone ~20: a key with HOT_KEY_ROWS rows in one batch
-// writes them to the index at once.
+// waits for a long move, and the waiting rows still come back under the lag. A row costs ~3 µs
+// more for its stay in the waiting table, and a leaf of the index written for it alone ~20: a
+// key with HOT_KEY_ROWS rows in one batch writes them to the index at once.
 const MOVES_PER_APPEND = 512;
 // Keys are moved in turn, so a key's rows wait about one turn: with ROWS_PER_KEY rows per key
 // waiting, a key moved has ~2 × ROWS_PER_KEY rows for one leaf. 10,000 keys reach the cap.
