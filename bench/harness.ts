@@ -37,13 +37,18 @@ export function cpuTicks(pid: number): number {
 
 /** CPU ticks per thread of a process, by "tid name" (/proc/PID/task/TID/stat). */
 export function threadTicks(pid: number): Map<string, number> {
-  const threads = new Map<string, number>();
+  return new Map([...threadTimes(pid)].map(([thread, { user, system }]) => [thread, user + system]));
+}
+
+/** User and system CPU ticks per thread of a process, by "tid name": utime and stime, fields 14 and 15 of proc(5). */
+export function threadTimes(pid: number): Map<string, { user: number; system: number }> {
+  const threads = new Map<string, { user: number; system: number }>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      threads.set(`${tid} ${name}`, Number(fields[11]) + Number(fields[12]));
+      threads.set(`${tid} ${name}`, { user: Number(fields[11]), system: Number(fields[12]) });
     } catch {
       // The thread ended meanwhile.
     }

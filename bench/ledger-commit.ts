@@ -14,13 +14,13 @@
  * user and system CPU come from /proc (the thread the store started); the event loop's is printed
  * beside it. No baseline: this prices the parts of the ledger's cost, it is not a target.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SqliteLedgerStore } from '../src/adapters/sql/sqlite-ledger.js';
 import { ChainBuilder, type ChainHead } from '../src/audit/chain.js';
-import { ticksToMicroseconds } from './harness.js';
+import { threadTimes, ticksToMicroseconds } from './harness.js';
 import { benchEvent } from './ledger-events.js';
 
 const { values } = parseArgs({
@@ -35,29 +35,12 @@ if (sizes.some((size) => !Number.isSafeInteger(size) || size < 1)) throw new Err
 if (!Number.isSafeInteger(commits) || commits < 1) throw new Error('--commits is a whole number ≥ 1');
 const WARM_ENTRIES = 6000;
 
-interface Ticks {
-  readonly user: number;
-  readonly system: number;
-}
+type Times = ReturnType<typeof threadTimes>;
 
-/** User and system CPU ticks of each thread of this process (fields 14 and 15 of proc(5)). */
-function ticksByThread(): Map<string, Ticks> {
-  const threads = new Map<string, Ticks>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      threads.set(tid, { user: Number(fields[11]), system: Number(fields[12]) });
-    } catch {
-      // The thread ended meanwhile.
-    }
-  }
-  return threads;
-}
-
-function spent(before: Map<string, Ticks>, after: Map<string, Ticks>, tid: string): Ticks {
-  const [a, b] = [before.get(tid), after.get(tid)];
-  if (!a || !b) throw new Error(`thread ${tid} is gone`);
+/** The CPU one thread spent between two readings, in µs. */
+function spent(before: Times, after: Times, thread: string): { user: number; system: number } {
+  const [a, b] = [before.get(thread), after.get(thread)];
+  if (!a || !b) throw new Error(`thread ${thread} is gone`);
   return { user: ticksToMicroseconds(b.user - a.user), system: ticksToMicroseconds(b.system - a.system) };
 }
 
@@ -65,12 +48,13 @@ console.log('| entries per commit | writer µs per commit (user + system) | writ
 console.log('|---|---|---|---|---|');
 for (const size of sizes) {
   const dir = mkdtempSync(join(tmpdir(), 'p11kms-bench-commit-'));
+  const before = new Set(threadTimes(process.pid).keys());
+  const store = await SqliteLedgerStore.open(join(dir, 'ledger.db'));
   try {
-    const before = new Set(ticksByThread().keys());
-    const store = await SqliteLedgerStore.open(join(dir, 'ledger.db'));
-    const writers = [...ticksByThread().keys()].filter((tid) => !before.has(tid));
-    if (writers.length !== 1) throw new Error(`expected the store to start one thread, found ${writers.length}`);
-    const writer = writers[0]!;
+    const started = [...threadTimes(process.pid).keys()].filter((thread) => !before.has(thread));
+    if (started.length !== 1) throw new Error(`expected the store to start one thread, found ${started.length}`);
+    const writer = started[0]!;
+    const eventLoop = [...before].find((thread) => thread.startsWith(`${process.pid} `))!;
     let head: ChainHead = await store.readHead();
     const append = async (batches: number) => {
       for (let b = 0; b < batches; b++) {
@@ -81,20 +65,20 @@ for (const size of sizes) {
       }
     };
     await append(Math.ceil(WARM_ENTRIES / size));
-    const start = ticksByThread();
-    const started = performance.now();
+    const start = threadTimes(process.pid);
+    const startedAt = performance.now();
     await append(commits);
-    const wall = ((performance.now() - started) * 1000) / commits;
-    const end = ticksByThread();
+    const wall = ((performance.now() - startedAt) * 1000) / commits;
+    const end = threadTimes(process.pid);
     const ofWriter = spent(start, end, writer);
-    const ofLoop = spent(start, end, String(process.pid));
+    const ofLoop = spent(start, end, eventLoop);
     const perCommit = (ofWriter.user + ofWriter.system) / commits;
     console.log(
       `| ${size} | ${perCommit.toFixed(0)} (${(ofWriter.user / commits).toFixed(0)} + ${(ofWriter.system / commits).toFixed(0)}) | ` +
         `${(perCommit / size).toFixed(1)} | ${((ofLoop.user + ofLoop.system) / commits).toFixed(0)} | ${wall.toFixed(0)} |`,
     );
-    await store.close();
   } finally {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
