@@ -246,36 +246,39 @@ if (measureRequests) {
     return { newestMs: median(newest), twentiethPageMs: median(deep) };
   };
   if (measureStored) {
-  const smallEntries = ledger.ledger.head.seq;
-  const listSmall = await listByKey(false);
-  const timeSmall = await listByTime();
-  let head = ledger.ledger.head;
-  await ledger.close(); // its final checkpoint, before the entries below move the head on
-  const prefillStarted = performance.now();
-  while (head.seq < entries) {
-    const chain = new ChainBuilder(head);
-    const batch = [];
-    for (let i = 0; i < 5000 && head.seq + i < entries; i++) {
-      const seq = head.seq + i + 1;
-      batch.push(chain.append({ ...event(seq), keyArns: [`arn:aws:kms:us-east-1:${account}:key/${keyOf(seq)}`] }));
+    const smallEntries = ledger.ledger.head.seq;
+    const listSmall = await listByKey(false);
+    const timeSmall = await listByTime();
+    let head = ledger.ledger.head;
+    await ledger.close(); // its final checkpoint, before the entries below move the head on
+    const prefillStarted = performance.now();
+    // The stored entries name keyOf(seq) in turn: at least 1,000 of them, so that every key
+    // listed below has some, even when --entries is below what the requests above appended.
+    const target = Math.max(entries, head.seq + 1000);
+    while (head.seq < target) {
+      const chain = new ChainBuilder(head);
+      const batch = [];
+      for (let i = 0; i < 5000 && head.seq + i < target; i++) {
+        const seq = head.seq + i + 1;
+        batch.push(chain.append({ ...event(seq), keyArns: [`arn:aws:kms:us-east-1:${account}:key/${keyOf(seq)}`] }));
+      }
+      await ledgerStore.appendEntries(head, batch);
+      head = chain.head;
     }
-    await ledgerStore.appendEntries(head, batch);
-    head = chain.head;
-  }
-  const storedEntries = head.seq;
-  const prefillSeconds = (performance.now() - prefillStarted) / 1000;
-  // The running ledger continues from the stored head, as after a restart.
-  const big = await openAuditLedger({
-    store: ledgerStore, hsm, clock: systemClock, logger: silent, settings: { maxBatchesInFlight: batchesInFlight },
-  });
-  const bigRates = [await measure(big.ledger), await measure(big.ledger)];
-  const listBig = await listByKey(true);
-  const timeBig = await listByTime();
-  await big.close();
-  storedRows.push(
-    { case: `ledger with ${smallEntries.toLocaleString('en')} entries`, requestsPerSecond: Math.max(...runs.ledger!), listByKeyMs: listSmall, listByTime: timeSmall },
-    { case: `ledger with ${storedEntries.toLocaleString('en')} entries (filled in ${prefillSeconds.toFixed(0)} s)`, requestsPerSecond: Math.max(...bigRates), listByKeyMs: listBig, listByTime: timeBig },
-  );
+    const storedEntries = head.seq;
+    const prefillSeconds = (performance.now() - prefillStarted) / 1000;
+    // The running ledger continues from the stored head, as after a restart.
+    const big = await openAuditLedger({
+      store: ledgerStore, hsm, clock: systemClock, logger: silent, settings: { maxBatchesInFlight: batchesInFlight },
+    });
+    const bigRates = [await measure(big.ledger), await measure(big.ledger)];
+    const listBig = await listByKey(true);
+    const timeBig = await listByTime();
+    await big.close();
+    storedRows.push(
+      { case: `ledger with ${smallEntries.toLocaleString('en')} entries`, requestsPerSecond: Math.max(...runs.ledger!), listByKeyMs: listSmall, listByTime: timeSmall },
+      { case: `ledger with ${storedEntries.toLocaleString('en')} entries (filled in ${prefillSeconds.toFixed(0)} s)`, requestsPerSecond: Math.max(...bigRates), listByKeyMs: listBig, listByTime: timeBig },
+    );
   } else {
     await ledger.close();
   }
