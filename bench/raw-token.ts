@@ -83,6 +83,19 @@ const results = {
     p11.C_DecryptInit(s, { mechanism: pkcs11js.CKM_AES_GCM, parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv: sealIv, aad: Buffer.alloc(0), ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams }, aes);
     return p11.C_Decrypt(s, sealed, Buffer.alloc(1040));
   }),
+  // The token's part of GenerateDataKey AES_256: 32 bytes from the token's RNG, sealed under the key.
+  'GenerateDataKey AES_256: C_GenerateRandom 32 bytes and AES-GCM encrypt (sync)': await measure(1, (s) => {
+    const dataKey = p11.C_GenerateRandom(s, Buffer.alloc(32));
+    p11.C_EncryptInit(s, gcm(), aes);
+    return p11.C_Encrypt(s, dataKey, Buffer.alloc(48));
+  }),
+  // The token's part of ReEncrypt under the same key: open the 1 KiB ciphertext, seal it again.
+  'ReEncrypt 1 KiB: AES-GCM decrypt and encrypt (sync)': await measure(1, (s) => {
+    p11.C_DecryptInit(s, { mechanism: pkcs11js.CKM_AES_GCM, parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv: sealIv, aad: Buffer.alloc(0), ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams }, aes);
+    const opened = p11.C_Decrypt(s, sealed, Buffer.alloc(1040));
+    p11.C_EncryptInit(s, gcm(), aes);
+    return p11.C_Encrypt(s, opened, Buffer.alloc(1040));
+  }),
   'RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)': await measure(16, (s) => {
     p11.C_SignInit(s, { mechanism: pkcs11js.CKM_RSA_PKCS }, rsa.privateKey);
     return p11.C_SignAsync(s, digestInfo, Buffer.alloc(256));

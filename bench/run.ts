@@ -86,8 +86,8 @@ async function main(): Promise<void> {
   const cases: Array<{ operation: string; rpc: string; requests: () => Promise<object[]>; baseline?: string }> = [
     { operation: 'Encrypt 1 KiB', rpc: 'Encrypt', requests: async () => [{ key_id: symmetric, plaintext, encryption_context: context }], baseline: 'noop Encrypt' },
     { operation: 'Decrypt 1 KiB', rpc: 'Decrypt', requests: async () => [{ ciphertext_blob: sealed, encryption_context: context }], baseline: 'noop Decrypt' },
-    { operation: 'GenerateDataKey AES_256', rpc: 'GenerateDataKey', requests: async () => [{ key_id: symmetric, key_spec: 'DATA_KEY_SPEC_AES_256', encryption_context: context }] },
-    { operation: 'ReEncrypt', rpc: 'ReEncrypt', requests: async () => [{ ciphertext_blob: sealed, source_encryption_context: context, destination_key_id: symmetric, destination_encryption_context: context }] },
+    { operation: 'GenerateDataKey AES_256', rpc: 'GenerateDataKey', requests: async () => [{ key_id: symmetric, key_spec: 'DATA_KEY_SPEC_AES_256', encryption_context: context }], baseline: 'raw GenerateDataKey' },
+    { operation: 'ReEncrypt', rpc: 'ReEncrypt', requests: async () => [{ ciphertext_blob: sealed, source_encryption_context: context, destination_key_id: symmetric, destination_encryption_context: context }], baseline: 'raw ReEncrypt' },
   ];
   const asymmetric: Array<[string, string, string]> = [
     ['RSA-2048', 'RSA_2048', 'RSASSA_PKCS1_V1_5_SHA_256'],
@@ -195,6 +195,8 @@ async function main(): Promise<void> {
   rmSync(dataDir, { recursive: true, force: true });
   for (const probe of [probeFile, noopProbe]) rmSync(probe, { force: true });
   const rawFor: Record<string, number | undefined> = {
+    'raw GenerateDataKey': raw['GenerateDataKey AES_256: C_GenerateRandom 32 bytes and AES-GCM encrypt (sync)'],
+    'raw ReEncrypt': raw['ReEncrypt 1 KiB: AES-GCM decrypt and encrypt (sync)'],
     'raw RSA-2048 sign': raw['RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)'],
     'raw RSA-2048 verify': raw['RSA-2048 verify (async, 16 in flight)'],
     'raw ECDSA P-256 sign': raw['ECDSA P-256 sign (async, 16 in flight)'],
