@@ -34,12 +34,13 @@ const hmac = p11.C_GenerateKey(sessions[0]!, { mechanism: pkcs11js.CKM_GENERIC_S
 ]);
 
 const kib = randomBytes(1024);
-const gcm = () => ({
+const gcm = (iv = randomBytes(12)) => ({
   mechanism: pkcs11js.CKM_AES_GCM,
-  parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv: randomBytes(12), aad: Buffer.alloc(0), ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams,
+  parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv, aad: Buffer.alloc(0), ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams,
 });
+/** The IV of `sealed`, the one ciphertext every decrypt below opens. */
 const sealIv = randomBytes(12);
-p11.C_EncryptInit(sessions[0]!, { mechanism: pkcs11js.CKM_AES_GCM, parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv: sealIv, aad: Buffer.alloc(0), ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams }, aes);
+p11.C_EncryptInit(sessions[0]!, gcm(sealIv), aes);
 const sealed = Buffer.from(p11.C_Encrypt(sessions[0]!, kib, Buffer.alloc(1040)));
 const digest = createHash('sha256').update(kib).digest();
 const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), digest]);
@@ -80,7 +81,7 @@ const results = {
     return p11.C_Encrypt(s, kib, Buffer.alloc(1040));
   }),
   'AES-GCM decrypt 1 KiB (sync)': await measure(1, (s) => {
-    p11.C_DecryptInit(s, { mechanism: pkcs11js.CKM_AES_GCM, parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv: sealIv, aad: Buffer.alloc(0), ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams }, aes);
+    p11.C_DecryptInit(s, gcm(sealIv), aes);
     return p11.C_Decrypt(s, sealed, Buffer.alloc(1040));
   }),
   // The token's part of GenerateDataKey AES_256: 32 bytes from the token's RNG, sealed under the key.
@@ -91,7 +92,7 @@ const results = {
   }),
   // The token's part of ReEncrypt under the same key: open the 1 KiB ciphertext, seal it again.
   'ReEncrypt 1 KiB: AES-GCM decrypt and encrypt (sync)': await measure(1, (s) => {
-    p11.C_DecryptInit(s, { mechanism: pkcs11js.CKM_AES_GCM, parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv: sealIv, aad: Buffer.alloc(0), ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams }, aes);
+    p11.C_DecryptInit(s, gcm(sealIv), aes);
     const opened = p11.C_Decrypt(s, sealed, Buffer.alloc(1040));
     p11.C_EncryptInit(s, gcm(), aes);
     return p11.C_Encrypt(s, opened, Buffer.alloc(1040));
