@@ -6,7 +6,8 @@
  *  2. Requests per second through the real pipeline (Encrypt 1 KiB on a SoftHSM2 token, 64 in
  *     flight, --in-flight) with the LogAuditSink the service used before, and with the ledger (SQLite WAL,
  *     synchronous=FULL, group commit on a worker thread).
- *  3. The same with N entries stored in the ledger (the append rate should not change), and
+ *  3. The same with N entries stored in the ledger (at least 1,000 more than step 2 appended, so
+ *     that a small N still has entries to list; the append rate should not change), and
  *     ListAuditEvents by key id (newest 50) and by a time window holding every entry (newest 50,
  *     and the 20th page of 50 oldest first) with a near-empty and with the full ledger.
  *   npm run bench:ledger [-- --entries 1000000] [-- --seconds 3] [-- --in-flight 64] [-- --no-requests]
