@@ -7,9 +7,11 @@
  * server in turns, the order rotating every round, so that the drift of a shared machine falls on
  * all three alike. Per round it takes B / A of throughput, of server CPU per request, and of the
  * event loop's and the other threads' CPU; the medians of those ratios are the answer, and the
- * per-round ratios say how far to trust it. On this machine single rounds swing by ±20 %, and
- * three runs of one pair of builds (7–9 rounds each) gave CPU medians of 0.92, 1.03 and 1.03:
- * only a difference well beyond ~10 % stands out.
+ * per-round ratios say how far to trust it. It also prints each server's CPU per request against
+ * the no-op server's, round by round: with `--a dist` (this build against itself) a long run
+ * measures the CPU target of issue 8 over many rounds. On this machine single rounds swing by
+ * ±20 %, and three runs of one pair of builds (7–9 rounds each) gave CPU medians of 0.92, 1.03
+ * and 1.03: only a difference well beyond ~10 % stands out.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -105,6 +107,8 @@ const row = (label: string) => {
   const noopRows = measured.noop!;
   return `| ${label} | ${median(rows.map((m) => m.rps)).toFixed(0)} | ${median(rows.map((m) => m.cpuUs)).toFixed(0)} | ${median(rows.map((m) => m.loopUs)).toFixed(0)} | ${median(rows.map((m) => m.othersUs)).toFixed(0)} | ${median(rows.map((m, r) => m.rps / noopRows[r]!.rps)).toFixed(2)} | ${median(rows.map((m, r) => m.cpuUs / noopRows[r]!.cpuUs)).toFixed(2)} |`;
 };
+/** Each round's ratio of one server's CPU per request to the no-op server's, in that round. */
+const againstNoop = (label: string) => measured[label]!.map((m, round) => m.cpuUs / measured.noop![round]!.cpuUs);
 const rpsRatios = per((m) => m.rps);
 const cpuRatios = per((m) => m.cpuUs);
 const loopRatios = per((m) => m.loopUs);
@@ -123,6 +127,8 @@ process.stdout.write(
     `- B / A server CPU per request: median ${median(cpuRatios).toFixed(3)} (rounds ${cpuRatios.map((r) => r.toFixed(2)).join(' ')})`,
     `- B / A event-loop CPU per request: median ${median(loopRatios).toFixed(3)} (rounds ${loopRatios.map((r) => r.toFixed(2)).join(' ')})`,
     `- B / A other threads' CPU per request (ledger writer, V8 helpers): median ${median(otherRatios).toFixed(3)} (rounds ${otherRatios.map((r) => r.toFixed(2)).join(' ')})`,
+    `- A / noop server CPU per request, by round: ${againstNoop('A').map((r) => r.toFixed(2)).join(' ')}`,
+    `- B / noop server CPU per request, by round: ${againstNoop('B').map((r) => r.toFixed(2)).join(' ')}`,
     '',
   ].join('\n'),
 );
