@@ -102,13 +102,13 @@ try {
 
 const per = (pick: (m: Measured) => number) =>
   measured.B!.map((m, round) => pick(m) / pick(measured.A![round]!));
+/** Each round's ratio of one server's CPU per request to the no-op server's, in that round. */
+const againstNoop = (label: string) => measured[label]!.map((m, round) => m.cpuUs / measured.noop![round]!.cpuUs);
 const row = (label: string) => {
   const rows = measured[label]!;
   const noopRows = measured.noop!;
-  return `| ${label} | ${median(rows.map((m) => m.rps)).toFixed(0)} | ${median(rows.map((m) => m.cpuUs)).toFixed(0)} | ${median(rows.map((m) => m.loopUs)).toFixed(0)} | ${median(rows.map((m) => m.othersUs)).toFixed(0)} | ${median(rows.map((m, r) => m.rps / noopRows[r]!.rps)).toFixed(2)} | ${median(rows.map((m, r) => m.cpuUs / noopRows[r]!.cpuUs)).toFixed(2)} |`;
+  return `| ${label} | ${median(rows.map((m) => m.rps)).toFixed(0)} | ${median(rows.map((m) => m.cpuUs)).toFixed(0)} | ${median(rows.map((m) => m.loopUs)).toFixed(0)} | ${median(rows.map((m) => m.othersUs)).toFixed(0)} | ${median(rows.map((m, r) => m.rps / noopRows[r]!.rps)).toFixed(2)} | ${median(againstNoop(label)).toFixed(2)} |`;
 };
-/** Each round's ratio of one server's CPU per request to the no-op server's, in that round. */
-const againstNoop = (label: string) => measured[label]!.map((m, round) => m.cpuUs / measured.noop![round]!.cpuUs);
 const rpsRatios = per((m) => m.rps);
 const cpuRatios = per((m) => m.cpuUs);
 const loopRatios = per((m) => m.loopUs);
