@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_ACCOUNT, DEFAULT_TOKEN_LABEL, dataDirLayout, type DataDirLayout } from './cli/data-dir.js';
 import { isProfileName } from './adapters/pkcs11/vendor-profiles.js';
@@ -51,6 +51,13 @@ const ConfigSchema = z
      * Without it only key policies and grants decide (the account root still has the default policy).
      */
     identityPolicies: z.string().min(1).optional(),
+    /**
+     * Whether that file may be absent: then no identity policies are in force until it is created
+     * and the server gets SIGHUP. The embedded defaults set it (data/identity-policies.json is not
+     * made by `init`); a path given in a configuration file must exist, so a typo stops the server
+     * at start rather than denying every request that needs an identity policy.
+     */
+    identityPoliciesMayBeAbsent: z.boolean().default(false),
     /** The audit ledger (issue 6): group commit and signed checkpoints. */
     ledger: z
       .object({
@@ -173,7 +180,8 @@ export function configForDataDir(root: string, softhsmLibrary: string): { config
       pkcs11: { library: softhsmLibrary, pinFile: layout.pinFile, softhsmConf: layout.softhsmConf, profile: 'softhsm2' },
       tls: { ca: layout.caCert, cert: layout.serverCert, key: layout.serverKey },
       store: { sqlite: layout.database },
-      ...(existsSync(layout.identityPolicies) ? { identityPolicies: layout.identityPolicies } : {}),
+      identityPolicies: layout.identityPolicies,
+      identityPoliciesMayBeAbsent: true,
     },
     `data dir ${root}`,
   );

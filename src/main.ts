@@ -90,7 +90,11 @@ export async function startService(config: Config, logger: Logger, benchOnly?: B
     logger,
   });
   const authorizer = new PolicyAuthorizer(store, config.partition);
-  const stopWatchingIdentity = loadIdentityPolicies(config.identityPolicies, authorizer, logger);
+  const stopWatchingIdentity = loadIdentityPolicies(
+    config.identityPolicies === undefined ? undefined : { path: config.identityPolicies, mayBeAbsent: config.identityPoliciesMayBeAbsent },
+    authorizer,
+    logger,
+  );
   const pipeline = new Pipeline({
     services: {
       hsm,
