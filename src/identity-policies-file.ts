@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import type { Logger } from './adapters/log/logger.js';
 import { EMPTY_IDENTITY_POLICIES, parseIdentityPolicies, type IdentityPolicySet } from './policy/identity-policy-set.js';
 
 /** Where the identity policies come from (src/config.ts: identityPolicies, identityPoliciesMayBeAbsent). */
@@ -7,6 +6,13 @@ export interface IdentityPoliciesSource {
   readonly path: string;
   /** An absent file means no identity policies (the embedded defaults); otherwise it is an error. */
   readonly mayBeAbsent: boolean;
+}
+
+/** What the loader logs through (a pino Logger is one). */
+export interface IdentityPoliciesLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
 }
 
 /**
@@ -19,7 +25,7 @@ export interface IdentityPoliciesSource {
 export function loadIdentityPolicies(
   source: IdentityPoliciesSource | undefined,
   target: { useIdentityPolicies(set: IdentityPolicySet): void },
-  logger: Pick<Logger, 'info' | 'warn' | 'error'>,
+  logger: IdentityPoliciesLogger,
 ): () => void {
   /** The policies in the file, or undefined when it is absent and may be. */
   const read = (): IdentityPolicySet | undefined => {
