@@ -1,6 +1,8 @@
 /**
  * The AWS CLI's output shape for scripts: PascalCase names, blobs in base64, times in ISO 8601.
- * (KeyId → "KeyId", ciphertextBlob → "CiphertextBlob".)
+ * (KeyId → "KeyId", ciphertextBlob → "CiphertextBlob".) Only the API's own field names change
+ * case: an encryption context (a grant's EncryptionContextSubset or EncryptionContextEquals) is
+ * the caller's data, and its keys are printed as they were given.
  */
 export function toAwsJson(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return value.toString('base64');
@@ -8,7 +10,10 @@ export function toAwsJson(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toAwsJson);
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key.charAt(0).toUpperCase() + key.slice(1), toAwsJson(item)]),
+      Object.entries(value).map(([key, item]) => {
+        const name = key.charAt(0).toUpperCase() + key.slice(1);
+        return [name, name.startsWith('EncryptionContext') ? item : toAwsJson(item)];
+      }),
     );
   }
   return value;

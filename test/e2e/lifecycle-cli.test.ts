@@ -57,4 +57,20 @@ describe('key lifecycle through the CLI and a spawned server', () => {
     run('delete-alias', '--alias-name', 'alias/app');
     expect(run('list-aliases').Aliases).toEqual([]);
   });
+
+  it('grants: the constraint prints its encryption-context keys as given, and a retired grant is gone', () => {
+    const key = run('create-key').KeyMetadata;
+    const grantee = 'arn:aws:iam::111122223333:role/DeveloperRole';
+    const created = run(
+      'create-grant', '--key-id', key.KeyId, '--grantee-principal', grantee, '--retiring-principal', grantee,
+      '--operations', 'Encrypt', '--operations', 'Decrypt', '--encryption-context-subset', 'team=a',
+    );
+    expect(created.GrantId).toMatch(/^[0-9a-f]{64}$/);
+    const [grant, ...others] = run('list-grants', '--key-id', key.KeyId).Grants;
+    expect(others).toEqual([]);
+    expect(grant).toMatchObject({ GrantId: created.GrantId, GranteePrincipal: grantee, Operations: ['Encrypt', 'Decrypt'] });
+    expect(grant.Constraints.EncryptionContextSubset).toEqual({ team: 'a' });
+    run('revoke-grant', '--key-id', key.KeyId, '--grant-id', created.GrantId);
+    expect(run('list-grants', '--key-id', key.KeyId).Grants).toEqual([]);
+  });
 });
