@@ -23,7 +23,7 @@ import { readPin } from './cli/init.js';
 import { describeStore, type Config } from './config.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { PolicyAuthorizer } from './pipeline/policy-authorizer.js';
-import { loadIdentityPolicies } from './identity-policies-file.js';
+import { readIdentityPoliciesFile } from './identity-policies-file.js';
 import { systemClock } from './ports/clock.js';
 import { startGrpcServer } from './transport/grpc/server.js';
 import { KeyLifecycleScheduler } from './scheduler/key-lifecycle-scheduler.js';
@@ -44,6 +44,13 @@ export interface BenchOnlyWiring {
 
 /** Wiring: configuration → adapters → pipeline → server. The only module that knows them all. */
 export async function startService(config: Config, logger: Logger, benchOnly?: BenchOnlyWiring): Promise<RunningService> {
+  // The files the configuration names are read first: a missing or bad one stops the service
+  // before it has touched the token or the store (no database made, no audit key generated).
+  const identityPolicies = readIdentityPoliciesFile(
+    config.identityPolicies === undefined ? undefined : { path: config.identityPolicies, mayBeAbsent: config.identityPoliciesMayBeAbsent },
+    logger,
+  );
+  const tls = { caPem: readFileSync(config.tls.ca), certPem: readFileSync(config.tls.cert), keyPem: readFileSync(config.tls.key) };
   if (config.pkcs11.softhsmConf) process.env.SOFTHSM2_CONF = config.pkcs11.softhsmConf;
   const hsm = await Pkcs11Hsm.open({
     libraryPath: config.pkcs11.library,
@@ -90,11 +97,7 @@ export async function startService(config: Config, logger: Logger, benchOnly?: B
     logger,
   });
   const authorizer = new PolicyAuthorizer(store, config.partition);
-  const stopWatchingIdentity = loadIdentityPolicies(
-    config.identityPolicies === undefined ? undefined : { path: config.identityPolicies, mayBeAbsent: config.identityPoliciesMayBeAbsent },
-    authorizer,
-    logger,
-  );
+  const stopWatchingIdentity = identityPolicies.applyTo(authorizer);
   const pipeline = new Pipeline({
     services: {
       hsm,
@@ -111,11 +114,7 @@ export async function startService(config: Config, logger: Logger, benchOnly?: B
   });
   const server = await startGrpcServer({
     listen: config.listen,
-    tls: {
-      caPem: readFileSync(config.tls.ca),
-      certPem: readFileSync(config.tls.cert),
-      keyPem: readFileSync(config.tls.key),
-    },
+    tls,
     pipeline,
     audit: auditOperations({ ledger: ledgerStore, publicKeyPem }),
   });

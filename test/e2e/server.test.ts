@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
@@ -179,6 +179,39 @@ describe('p11kms serve over mutual TLS, from a separate client process', () => {
     expect(result.status).toBe(1);
     expect(result.stdout + result.stderr).toContain('CKR_PIN_INCORRECT');
     expect(result.stdout + result.stderr).not.toContain(wrongPin);
+  });
+
+  it('refuses a configuration naming a missing file before it touches the token or the store', () => {
+    // A fresh token: starting the service would make the audit key in it and a database beside it.
+    const fresh = tempDir('p11kms-e2e-badconfig-');
+    cli(['init', '--data-dir', fresh]);
+    const layout = dataDirLayout(fresh);
+    const database = join(fresh, 'configured.db');
+    const configFile = join(fresh, 'config.json');
+    const base = {
+      pkcs11: { library: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'p11kms', pinFile: layout.pinFile, softhsmConf: layout.softhsmConf },
+      tls: { ca: layout.caCert, cert: layout.serverCert, key: layout.serverKey },
+      store: { sqlite: database },
+    };
+    const serve = (config: object) => {
+      writeFileSync(configFile, JSON.stringify(config));
+      return spawnSync(process.execPath, [resolve('dist/src/cli/main.js'), 'serve', '--config', configFile, '--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: 30_000 });
+    };
+    const missing = join(fresh, 'identity-policies.json');
+    const noPolicies = serve({ ...base, identityPolicies: missing });
+    expect(noPolicies.status).toBe(1);
+    expect(noPolicies.stdout + noPolicies.stderr).toContain(`identity policies file ${missing}: does not exist`);
+    const noCert = serve({ ...base, tls: { ...base.tls, cert: join(fresh, 'server-typo.pem') } });
+    expect(noCert.status).toBe(1);
+    expect(noCert.stdout + noCert.stderr).toContain('server-typo.pem');
+
+    expect(existsSync(database)).toBe(false);
+    const objects = execFileSync(
+      'pkcs11-tool',
+      ['--module', '/usr/lib/softhsm/libsofthsm2.so', '--token-label', 'p11kms', '--login', '--pin', readFileSync(layout.pinFile, 'utf8').trim(), '--list-objects'],
+      { env: { ...process.env, SOFTHSM2_CONF: layout.softhsmConf }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    expect(objects).not.toContain('p11kms:audit-signing-key');
   });
 
   it('never printed the plaintext or the PIN (checked after a clean shutdown)', async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePrincipal } from '../../src/domain/principal.js';
-import { loadIdentityPolicies } from '../../src/identity-policies-file.js';
+import { readIdentityPoliciesFile } from '../../src/identity-policies-file.js';
 import type { IdentityPolicySet } from '../../src/policy/identity-policy-set.js';
 import { tempDir } from '../support/temp-dirs.js';
 
@@ -28,7 +28,8 @@ function harness(source: { path: string; mayBeAbsent: boolean } | undefined) {
   const sets: IdentityPolicySet[] = [];
   const lines: { level: string; message: string }[] = [];
   const log = (level: string) => (_fields: object, message: string) => void lines.push({ level, message });
-  const stop = loadIdentityPolicies(source, { useIdentityPolicies: (set) => void sets.push(set) }, { info: log('info'), warn: log('warn'), error: log('error') });
+  const file = readIdentityPoliciesFile(source, { info: log('info'), warn: log('warn'), error: log('error') });
+  const stop = file.applyTo({ useIdentityPolicies: (set) => void sets.push(set) });
   stops.push(stop);
   return { sets, lines, current: () => allowedActions(sets.at(-1)) };
 }
@@ -60,7 +61,7 @@ describe('identity policies file', () => {
 
   it('must exist when a configuration file names it: absent at start, the server does not start', () => {
     const path = join(tempDir('p11kms-identity-'), 'typo.json');
-    expect(() => harness({ path, mayBeAbsent: false })).toThrow(/ENOENT/);
+    expect(() => harness({ path, mayBeAbsent: false })).toThrow(`identity policies file ${path}: does not exist`);
   });
 
   it('keeps the policies in force when, on SIGHUP, a required file is gone or any file is invalid', () => {
