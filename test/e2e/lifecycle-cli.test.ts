@@ -58,7 +58,7 @@ describe('key lifecycle through the CLI and a spawned server', () => {
     expect(run('list-aliases').Aliases).toEqual([]);
   });
 
-  it('grants: the constraint prints its encryption-context keys as given, and a retired grant is gone', () => {
+  it('grants: the constraint prints its encryption-context keys as given, and a revoked grant is gone', () => {
     const key = run('create-key').KeyMetadata;
     const grantee = 'arn:aws:iam::111122223333:role/DeveloperRole';
     const created = run(
