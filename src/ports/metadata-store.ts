@@ -139,7 +139,7 @@ export interface KeyRotationStore {
    * ListKeyRotations (and, for AUTOMATIC, advances the schedule). Returns the updated key.
    * NotFoundException for an unknown key, ValidationException when `version.keyId` is not `keyId`
    * or the version id is not a UUID (as newKeyVersionId makes), AlreadyExistsException when the
-   * version id is taken (by any key).
+   * version id is taken (by any key). Takes the version's intent as createKey does.
    */
   addKeyVersion(keyId: string, version: KeyVersion, rotation: KeyVersionRotation): Promise<KeyRecord>;
   /** Rotations of a key oldest first (by date, then version id); empty for an unknown key. */
@@ -188,6 +188,42 @@ export interface KeyDeletionStore {
    * not PendingDeletion.
    */
   deleteKeyMetadata(keyId: string): Promise<boolean>;
+}
+
+/** A token object about to be made for a key version: recorded before the object exists. */
+export interface KeyMaterialIntent {
+  readonly versionId: string;
+  readonly keyId: string;
+  readonly recordedAt: Date;
+}
+
+/**
+ * Crash-safe making of key material. A token object and the metadata that names it cannot be
+ * written in one transaction, so CreateKey and every rotation:
+ *   1. record an intent naming the version id (recordKeyMaterialIntent), durably;
+ *   2. make the token object, whose CKA_ID is that version id;
+ *   3. store the metadata (createKey / addKeyVersion), which takes the intent in its own
+ *      transaction: a pending intent is removed with the write, an abandoned one refuses it.
+ * If the store refuses in step 3, the caller destroys the object and drops the intent. A crash
+ * or failure anywhere else leaves the intent pending. The scheduler leader then, once an intent
+ * is older than any CreateKey can take, marks it abandoned, destroys the object (none, or already
+ * gone, is not an error) and marks the intent destroyed. Abandoned and destroyed intents stay as
+ * tombstones, so a CreateKey paused past the sweep cannot store metadata for destroyed material:
+ * its step 3 fails with KMSInternalException and writes nothing.
+ */
+export interface KeyMaterialIntentStore {
+  /** Step 1. AlreadyExistsException, nothing written, when the version id has an intent already. */
+  recordKeyMaterialIntent(intent: KeyMaterialIntent): Promise<void>;
+  /** Removes a pending intent whose object the caller destroyed; abandoned or absent ones stay as they are. */
+  dropKeyMaterialIntent(versionId: string): Promise<void>;
+  /**
+   * Marks every pending intent recorded before `before` abandoned, then answers the abandoned
+   * intents whose objects are not yet destroyed (including those an earlier sweep left), oldest
+   * first, at most `limit`.
+   */
+  abandonKeyMaterialIntents(before: Date, limit: number): Promise<KeyMaterialIntent[]>;
+  /** Records that an abandoned intent's object is destroyed; the intent stays, as a tombstone. */
+  markKeyMaterialDestroyed(versionId: string): Promise<void>;
 }
 
 /** TagResource / UntagResource; the operations validate keys and values, the store the quota. */
@@ -336,8 +372,19 @@ export interface GrantStore {
  * answers a hit with the value itself.
  */
 export interface MetadataStore
-  extends AliasStore, KeyRotationStore, KeyDeletionStore, KeyTagStore, KeyPolicyStore, GrantStore {
-  /** Inserts a key, its first version, its tags and its policy in one transaction. */
+  extends
+    AliasStore,
+    KeyRotationStore,
+    KeyDeletionStore,
+    KeyMaterialIntentStore,
+    KeyTagStore,
+    KeyPolicyStore,
+    GrantStore {
+  /**
+   * Inserts a key, its first version, its tags and its policy in one transaction, taking the
+   * version's intent if one is recorded (KeyMaterialIntentStore): KMSInternalException, nothing
+   * written, when that intent was abandoned.
+   */
   createKey(newKey: NewKey): Promise<void>;
   /** The key, with its deletion date while deletion is pending. */
   getKey(keyId: string): Awaitable<KeyRecord | undefined>;

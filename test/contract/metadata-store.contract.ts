@@ -5,6 +5,7 @@ import type { MetadataStore, NewKey } from '../../src/ports/metadata-store.js';
 import { aliasContract } from './metadata-store.aliases.contract.js';
 import { deletionContract } from './metadata-store.deletion.contract.js';
 import { grantContract } from './metadata-store.grants.contract.js';
+import { keyMaterialContract } from './metadata-store.key-material.contract.js';
 import { policyContract } from './metadata-store.policies.contract.js';
 import {
   ACCOUNT,
@@ -22,8 +23,8 @@ export { sampleKey } from './metadata-store.fixtures.js';
 
 /**
  * Every MetadataStore contract suite, for a runner to call once per implementation
- * (STYLE.md, habit 8): keys here, then aliases, rotation, deletion, descriptions and tags, key
- * policies and grants.
+ * (STYLE.md, habit 8): keys here, then aliases, rotation, deletion, key material intents,
+ * descriptions and tags, key policies and grants.
  */
 export function metadataStoreContracts(
   name: string,
@@ -35,6 +36,7 @@ export function metadataStoreContracts(
   aliasContract(name, factory);
   rotationContract(name, factory);
   deletionContract(name, factory);
+  keyMaterialContract(name, factory);
   tagContract(name, factory);
   policyContract(name, factory);
   grantContract(name, factory);

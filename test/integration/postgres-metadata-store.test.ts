@@ -5,7 +5,7 @@ import { KmsError } from '../../src/domain/errors.js';
 import type { Migration } from '../../src/adapters/sql/migrations.js';
 import { PostgresMetadataStore } from '../../src/adapters/sql/postgres.js';
 import { applyPostgresMigrations, POSTGRES_MIGRATIONS } from '../../src/adapters/sql/postgres-migrations.js';
-import type { MetadataStore } from '../../src/ports/metadata-store.js';
+import type { MetadataStore, NewKey } from '../../src/ports/metadata-store.js';
 import { metadataStoreContracts, sampleKey } from '../contract/metadata-store.contract.js';
 import { sampleVersion } from '../contract/metadata-store.fixtures.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -253,6 +253,37 @@ describe('PostgresMetadataStore across connections and replicas', () => {
     expect(await b.countOnDemandRotations(id)).toBe(25);
     expect(await a.listKeyVersions(id)).toHaveLength(26);
     expect((await a.listKeyRotations(id, { limit: 100, marker: undefined })).items).toHaveLength(25);
+  });
+
+  it('lets exactly one of a CreateKey and a leader abandoning its intent win, whichever locks the row first', async () => {
+    const [replica, leader] = await twoReplicas();
+    const later = new Date(Date.now() + 86_400_000);
+    const intentOf = (created: NewKey) => ({ versionId: created.version.id, keyId: created.key.id, recordedAt: new Date(0) });
+
+    // The leader's abandon holds the row (a transaction of its own, as the sweep's is) while a
+    // CreateKey arrives: the CreateKey waits, then sees the intent abandoned and stores nothing.
+    const late = sampleKey();
+    await replica.recordKeyMaterialIntent(intentOf(late));
+    const sweep = await db.client();
+    await sweep.query('BEGIN');
+    await sweep.query("UPDATE key_material_intents SET state = 'abandoned' WHERE version_id = $1", [late.version.id]);
+    const creating = replica.createKey(late).then(() => 'stored', (error: unknown) => (error as KmsError).name);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sweep.query('COMMIT');
+    expect(await creating).toBe('KMSInternalException');
+    expect(await leader.getKey(late.key.id)).toBeUndefined();
+
+    // A CreateKey's transaction holds the row when the leader sweeps: the sweep waits, then finds
+    // the intent taken, and answers nothing to destroy.
+    const early = sampleKey();
+    await replica.recordKeyMaterialIntent(intentOf(early));
+    const create = await db.client();
+    await create.query('BEGIN');
+    await create.query("DELETE FROM key_material_intents WHERE version_id = $1 AND state = 'pending'", [early.version.id]);
+    const sweeping = leader.abandonKeyMaterialIntents(later, 100);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await create.query('COMMIT');
+    expect((await sweeping).map((intent) => intent.versionId)).toEqual([late.version.id]);
   });
 
   it('rotates a due key automatically once when two schedulers race', async () => {

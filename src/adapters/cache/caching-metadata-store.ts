@@ -4,6 +4,7 @@ import type {
   AliasRecord,
   GrantLimits,
   GrantRecord,
+  KeyMaterialIntent,
   KeyRotationRecord,
   KeyVersionRotation,
   ListAliasesQuery,
@@ -293,6 +294,22 @@ export class CachingMetadataStore implements MetadataStore {
   }
   listRetirableGrants(retiringPrincipal: string, page: PageQuery): Promise<Page<GrantRecord>> {
     return this.inner.listRetirableGrants(retiringPrincipal, page);
+  }
+
+  // Key material intents name no cached record: the key's own write (createKey, addKeyVersion)
+  // invalidates what it changes.
+
+  recordKeyMaterialIntent(intent: KeyMaterialIntent): Promise<void> {
+    return this.inner.recordKeyMaterialIntent(intent);
+  }
+  dropKeyMaterialIntent(versionId: string): Promise<void> {
+    return this.inner.dropKeyMaterialIntent(versionId);
+  }
+  abandonKeyMaterialIntents(before: Date, limit: number): Promise<KeyMaterialIntent[]> {
+    return this.inner.abandonKeyMaterialIntents(before, limit);
+  }
+  markKeyMaterialDestroyed(versionId: string): Promise<void> {
+    return this.inner.markKeyMaterialDestroyed(versionId);
   }
 
   close(): Promise<void> {

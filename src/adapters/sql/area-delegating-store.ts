@@ -7,6 +7,8 @@ import type {
   GrantRecord,
   GrantStore,
   KeyDeletionStore,
+  KeyMaterialIntent,
+  KeyMaterialIntentStore,
   KeyPolicyStore,
   KeyRotationRecord,
   KeyRotationStore,
@@ -24,6 +26,7 @@ export interface StoreAreas {
   readonly aliases: AliasStore;
   readonly rotation: KeyRotationStore;
   readonly deletion: KeyDeletionStore;
+  readonly keyMaterial: KeyMaterialIntentStore;
   readonly policies: KeyPolicyStore;
   readonly grants: GrantStore;
 }
@@ -33,7 +36,7 @@ export interface StoreAreas {
  * stores keep only what differs between the dialects: keys, versions, tags, and opening.
  */
 export abstract class AreaDelegatingStore<Areas extends StoreAreas>
-  implements AliasStore, KeyRotationStore, KeyDeletionStore, KeyPolicyStore, GrantStore
+  implements AliasStore, KeyRotationStore, KeyDeletionStore, KeyMaterialIntentStore, KeyPolicyStore, GrantStore
 {
   protected constructor(protected readonly areas: Areas) {}
 
@@ -89,6 +92,20 @@ export abstract class AreaDelegatingStore<Areas extends StoreAreas>
   }
   deleteKeyMetadata(keyId: string): Promise<boolean> {
     return this.areas.deletion.deleteKeyMetadata(keyId);
+  }
+
+  // Key material intents.
+  recordKeyMaterialIntent(intent: KeyMaterialIntent): Promise<void> {
+    return this.areas.keyMaterial.recordKeyMaterialIntent(intent);
+  }
+  dropKeyMaterialIntent(versionId: string): Promise<void> {
+    return this.areas.keyMaterial.dropKeyMaterialIntent(versionId);
+  }
+  abandonKeyMaterialIntents(before: Date, limit: number): Promise<KeyMaterialIntent[]> {
+    return this.areas.keyMaterial.abandonKeyMaterialIntents(before, limit);
+  }
+  markKeyMaterialDestroyed(versionId: string): Promise<void> {
+    return this.areas.keyMaterial.markKeyMaterialDestroyed(versionId);
   }
 
   // Key policies.

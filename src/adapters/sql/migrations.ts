@@ -266,6 +266,22 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'a waiting key row leaves only once the key index holds it'); END;
     `,
   },
+  {
+    version: 8,
+    name: 'key material intents',
+    // A token object cannot share a transaction with the metadata naming it: the intent is recorded
+    // before the object is made, so a crash between the two leaves a row the scheduler finds
+    // (KeyMaterialIntentStore in src/ports/metadata-store.ts). Abandoned rows stay as tombstones.
+    sql: `
+      CREATE TABLE key_material_intents (
+        version_id  TEXT    NOT NULL PRIMARY KEY,
+        key_id      TEXT    NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        state       TEXT    NOT NULL CHECK (state IN ('pending', 'abandoned', 'destroyed'))
+      ) STRICT;
+      CREATE INDEX key_material_intents_by_state ON key_material_intents (state, recorded_at, version_id);
+    `,
+  },
 ];
 
 /**

@@ -275,6 +275,21 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE ledger_entry_keys ALTER COLUMN key_arn DROP NOT NULL, ALTER COLUMN account DROP NOT NULL;
     `,
   },
+  {
+    version: 7,
+    name: 'key material intents',
+    // As SQLite's migration 8: the intent is recorded before a token object is made, so a crash
+    // before its metadata is stored leaves a row the scheduler leader finds.
+    sql: `
+      CREATE TABLE key_material_intents (
+        version_id  text   COLLATE "C" NOT NULL PRIMARY KEY,
+        key_id      text   COLLATE "C" NOT NULL,
+        recorded_at bigint NOT NULL,
+        state       text   COLLATE "C" NOT NULL CHECK (state IN ('pending', 'abandoned', 'destroyed'))
+      );
+      CREATE INDEX key_material_intents_by_state ON key_material_intents (state, recorded_at, version_id);
+    `,
+  },
 ];
 
 /** The channel the key-change triggers (migration 4) NOTIFY with a key id. */

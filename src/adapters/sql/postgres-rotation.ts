@@ -12,6 +12,7 @@ import type {
   RotationType,
 } from '../../ports/metadata-store.js';
 import { decodeListMarker, pageOfRows, requirePageLimit } from './list-markers.js';
+import { takeIntent } from './postgres-key-material.js';
 import {
   alreadyExistsOn,
   inTransaction,
@@ -82,6 +83,7 @@ export class PostgresKeyRotation implements KeyRotationStore {
           rotationDate,
         ])
         .catch(alreadyExistsOn(['key_versions_pkey', 'key_versions_key_id_id_key'], message));
+      await takeIntent(tx, version.id);
       await tx.query(
         'INSERT INTO key_rotations (version_id, key_id, rotation_date, rotation_type) VALUES ($1, $2, $3, $4)',
         [version.id, keyId, rotationDate, rotation.rotationType],

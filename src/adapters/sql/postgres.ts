@@ -14,6 +14,7 @@ import { AreaDelegatingStore, type StoreAreas } from './area-delegating-store.js
 import { PostgresAliases } from './postgres-aliases.js';
 import { PostgresKeyDeletion } from './postgres-deletion.js';
 import { PostgresGrants } from './postgres-grants.js';
+import { PostgresKeyMaterial, takeIntent } from './postgres-key-material.js';
 import { applyPostgresMigrations, POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { createPostgresPool, type PostgresTimeouts, withDependencyErrors } from './postgres-pool.js';
 import { PostgresKeyPolicies } from './postgres-policies.js';
@@ -62,6 +63,7 @@ export class PostgresMetadataStore extends AreaDelegatingStore<StoreAreas> imple
       aliases: new PostgresAliases(pool),
       rotation: new PostgresKeyRotation(pool),
       deletion: new PostgresKeyDeletion(pool),
+      keyMaterial: new PostgresKeyMaterial(pool),
       policies: new PostgresKeyPolicies(pool),
       grants: new PostgresGrants(pool),
     });
@@ -131,6 +133,7 @@ export class PostgresMetadataStore extends AreaDelegatingStore<StoreAreas> imple
         );
       }
       await PostgresKeyPolicies.insertForNewKey(tx, key.id, policy);
+      await takeIntent(tx, version.id);
     });
   }
 

@@ -12,6 +12,7 @@ import type {
   RotationType,
 } from '../../ports/metadata-store.js';
 import { decodeListMarker, pageOfRows, requirePageLimit } from './list-markers.js';
+import { intentTaker } from './sqlite-key-material.js';
 import { KeyRowReader, requireEnabled, toKeyRecord, type KeyRow } from './sqlite-rows.js';
 
 interface RotationRow {
@@ -38,6 +39,7 @@ export class SqliteKeyRotation implements KeyRotationStore {
   constructor(db: Database) {
     const s = (this.statements = prepareStatements(db));
     const keys = new KeyRowReader(db);
+    const takeIntent = intentTaker(db);
 
     const addVersion = db.transaction((keyId: string, version: KeyVersion, rotation: KeyVersionRotation): KeyRow => {
       needs(version.keyId === keyId, () => validation(`Version ${version.id} does not belong to key ${keyId}.`));
@@ -65,6 +67,7 @@ export class SqliteKeyRotation implements KeyRotationStore {
         }
         s.setNextRotation.run(rotation.nextRotationAt.getTime(), keyId);
       }
+      takeIntent(version.id);
       s.insertVersion.run(version.id, keyId, rotationDate);
       s.insertRotation.run(version.id, keyId, rotationDate, rotation.rotationType);
       return s.makeCurrent.get(version.id, keyId) as KeyRow;

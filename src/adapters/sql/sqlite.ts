@@ -15,6 +15,7 @@ import { applySqliteMigrations, SQLITE_MIGRATIONS } from './migrations.js';
 import { AreaDelegatingStore, type StoreAreas } from './area-delegating-store.js';
 import { SqliteAliases } from './sqlite-aliases.js';
 import { SqliteKeyDeletion } from './sqlite-deletion.js';
+import { intentTaker, SqliteKeyMaterial } from './sqlite-key-material.js';
 import { SqliteGrants } from './sqlite-grants.js';
 import { SqliteKeyPolicies } from './sqlite-policies.js';
 import { SqliteKeyRotation } from './sqlite-rotation.js';
@@ -48,16 +49,19 @@ export class SqliteMetadataStore extends AreaDelegatingStore<SqliteAreas> implem
       aliases: new SqliteAliases(db),
       rotation: new SqliteKeyRotation(db),
       deletion: new SqliteKeyDeletion(db),
+      keyMaterial: new SqliteKeyMaterial(db),
       policies: new SqliteKeyPolicies(db),
       grants: new SqliteGrants(db),
     });
     const s = (this.statements = prepareStatements(db));
     const keys = new KeyRowReader(db);
     const policies = this.areas.policies;
+    const takeIntent = intentTaker(db);
     this.insertNewKey = db.transaction(({ key, version, tags, policy }: NewKey) => {
       if (s.keyExists.get(key.id) !== undefined || s.versionExists.get(version.id) !== undefined) {
         throw new KmsError('AlreadyExistsException', `Key ${key.id} or its version already exists.`);
       }
+      takeIntent(version.id);
       s.insertKey.run({
         id: key.id,
         arn: key.arn,
