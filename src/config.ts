@@ -72,6 +72,12 @@ const ConfigSchema = z
       .default({}),
     /** How often the scheduler looks for keys due for rotation or deletion. */
     schedulerIntervalSeconds: z.number().int().min(1).max(86_400).default(60),
+    /**
+     * How old a key material intent (a CreateKey or rotation that made a token object and did not
+     * store its metadata: a crash) must be before the scheduler destroys its object. Longer than
+     * any CreateKey takes; one that does take longer fails and stores nothing.
+     */
+    abandonKeyMaterialAfterSeconds: z.number().int().min(1).max(7 * 86_400).default(900),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /**
      * One info log line per request, written after its ledger entry. Off by default: the ledger
@@ -140,6 +146,7 @@ function withLedgerEnvironment(input: unknown, env: NodeJS.ProcessEnv): unknown 
  */
 const TOP_LEVEL_ENV = {
   schedulerIntervalSeconds: 'P11KMS_SCHEDULER_INTERVAL_SECONDS',
+  abandonKeyMaterialAfterSeconds: 'P11KMS_ABANDON_KEY_MATERIAL_AFTER_SECONDS',
   leaderPollSeconds: 'P11KMS_LEADER_POLL_SECONDS',
 } as const;
 

@@ -95,6 +95,7 @@ export async function startService(config: Config, logger: Logger, benchOnly?: B
     clock: systemClock,
     audit: thenLogged(ledger.sink('background')),
     logger,
+    abandonKeyMaterialAfterMs: config.abandonKeyMaterialAfterSeconds * 1000,
   });
   const authorizer = new PolicyAuthorizer(store, config.partition);
   const stopWatchingIdentity = identityPolicies.applyTo(authorizer);

@@ -4,6 +4,7 @@ import { KEY_SPECS, KEY_USAGES, type KeyOrigin, type KeyRecord, type KeySpec, ty
 import { usagesFor } from '../domain/key-spec-facts.js';
 import { defineOperation } from './operation.js';
 import { keyMetadata, type KeyMetadata } from './key-metadata.js';
+import { withNewKeyMaterial } from './key-material.js';
 import { requestTagConditions, validateTags } from './tags.js';
 import { validatePolicySize } from './key-policy.js';
 
@@ -101,14 +102,18 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
       deletionDate: undefined,
       currentVersionId: versionId,
     };
-    await hsm.generateKey({ versionId, label: `p11kms:${id}:${versionId}`, keySpec, keyUsage });
-    try {
-      await store.createKey({ key, version: { id: versionId, keyId: id, createdAt: now }, tags: request.tags ?? [], policy });
-    } catch (error) {
-      // No metadata, so no usable key: remove the token object rather than leave an orphan.
-      await hsm.destroyKey(versionId);
-      throw error;
-    }
+    await withNewKeyMaterial(
+      hsm,
+      store,
+      { versionId, keyId: id, recordedAt: now },
+      () => hsm.generateKey({ versionId, label: `p11kms:${id}:${versionId}`, keySpec, keyUsage }),
+      () => store.createKey({
+          key,
+          version: { id: versionId, keyId: id, createdAt: now },
+          tags: request.tags ?? [],
+          policy,
+        }),
+    );
     return { keyMetadata: keyMetadata(key, hsm.capabilities) };
   },
 });

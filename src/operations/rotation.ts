@@ -3,6 +3,7 @@ import { isRotatable } from '../domain/key-spec-facts.js';
 import { newKeyVersionId } from '../domain/ids.js';
 import type { KeyRecord } from '../domain/key.js';
 import type { Hsm } from '../ports/hsm.js';
+import { withNewKeyMaterial } from './key-material.js';
 import type { KeyVersionRotation, MetadataStore } from '../ports/metadata-store.js';
 
 /** AWS KMS EnableKeyRotation: RotationPeriodInDays 90–2560, 365 when absent. */
@@ -34,22 +35,23 @@ export const daysAfter = (date: Date, days: number): Date => new Date(date.getTi
 
 /**
  * A rotation: a new AES-256 object in the token, then the new version in the store (which makes it
- * current). If the store refuses (quota, a raced scheduler, a state change), the new object is
- * destroyed so no orphan remains; earlier versions stay, so every older ciphertext still decrypts.
+ * current), in the crash-safe order of withNewKeyMaterial. If the store refuses (quota, a raced
+ * scheduler, a state change), the new object is destroyed so no orphan remains; earlier versions
+ * stay, so every older ciphertext still decrypts.
  */
 export async function rotateKey(
   hsm: Hsm,
-  store: Pick<MetadataStore, 'addKeyVersion'>,
+  store: Pick<MetadataStore, 'addKeyVersion' | 'recordKeyMaterialIntent' | 'dropKeyMaterialIntent'>,
   key: KeyRecord,
   now: Date,
   rotation: KeyVersionRotation,
 ): Promise<KeyRecord> {
   const versionId = newKeyVersionId();
-  await hsm.generateSymmetricKey({ versionId, label: `p11kms:${key.id}:${versionId}` });
-  try {
-    return await store.addKeyVersion(key.id, { id: versionId, keyId: key.id, createdAt: now }, rotation);
-  } catch (error) {
-    await hsm.destroyKey(versionId);
-    throw error;
-  }
+  return withNewKeyMaterial(
+    hsm,
+    store,
+    { versionId, keyId: key.id, recordedAt: now },
+    () => hsm.generateSymmetricKey({ versionId, label: `p11kms:${key.id}:${versionId}` }),
+    () => store.addKeyVersion(key.id, { id: versionId, keyId: key.id, createdAt: now }, rotation),
+  );
 }

@@ -6,7 +6,10 @@ import { daysAfter, rotateKey } from '../operations/rotation.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { Clock } from '../ports/clock.js';
 import type { Hsm } from '../ports/hsm.js';
-import type { MetadataStore } from '../ports/metadata-store.js';
+import type { KeyMaterialIntent, MetadataStore } from '../ports/metadata-store.js';
+
+/** The ledger's name for the scheduler's destruction of abandoned key material (no AWS KMS operation). */
+export const ABANDONED_OPERATION = 'DestroyAbandonedKeyMaterial';
 
 export interface SchedulerLogger {
   info(fields: object, message: string): void;
@@ -22,6 +25,12 @@ export interface KeyLifecycleSchedulerOptions {
   /** Keys handled per kind and run; the rest wait for the next run. */
   readonly batchSize?: number;
   /**
+   * How old a pending key material intent must be before the scheduler abandons it and destroys
+   * its token object (KeyMaterialIntentStore): longer than any CreateKey or rotation takes.
+   * Default 15 minutes.
+   */
+  readonly abandonKeyMaterialAfterMs?: number;
+  /**
    * Runs after a key's token objects are destroyed and before its metadata is. Fault injection
    * for tests that prove a crash there is finished by the next run; nothing else sets it.
    */
@@ -31,12 +40,19 @@ export interface KeyLifecycleSchedulerOptions {
 export interface SchedulerRun {
   readonly rotated: string[];
   readonly deleted: string[];
+  /** Key-version ids whose abandoned token objects this run destroyed. */
+  readonly abandoned: string[];
 }
+
+/** Key material intents older than this are abandoned (KeyLifecycleSchedulerOptions). */
+export const DEFAULT_ABANDON_KEY_MATERIAL_AFTER_MS = 15 * 60_000;
 
 /**
  * The background work AWS KMS does on its own: automatic rotation when a key's period has passed,
- * and deletion once a key's waiting period is over. Time comes from the clock port, so tests move
- * it forward and call `runOnce` instead of waiting days. Every action is recorded like a request.
+ * and deletion once a key's waiting period is over; and one of p11kms's own: destroying the token
+ * objects a crash left without metadata (KeyMaterialIntentStore in src/ports/metadata-store.ts).
+ * Time comes from the clock port, so tests move it forward and call `runOnce` instead of waiting
+ * days. Every action is recorded like a request.
  */
 export class KeyLifecycleScheduler {
   private timer: NodeJS.Timeout | undefined;
@@ -67,13 +83,63 @@ export class KeyLifecycleScheduler {
     const limit = this.options.batchSize ?? 100;
     const rotated: string[] = [];
     const deleted: string[] = [];
+    const abandoned: string[] = [];
     for (const keyId of await store.listKeysDueForRotation(clock.now(), limit)) {
       if (await this.record('RotateKey', keyId, () => this.rotate(keyId))) rotated.push(keyId);
     }
     for (const keyId of await store.listKeysDueForDeletion(clock.now(), limit)) {
       if (await this.record('DeleteKey', keyId, () => this.delete(keyId))) deleted.push(keyId);
     }
-    return { rotated, deleted };
+    const staleBefore = new Date(
+      clock.now().getTime() - (this.options.abandonKeyMaterialAfterMs ?? DEFAULT_ABANDON_KEY_MATERIAL_AFTER_MS),
+    );
+    for (const intent of await store.abandonKeyMaterialIntents(staleBefore, limit)) {
+      if (await this.recordAbandoned(intent)) abandoned.push(intent.versionId);
+    }
+    return { rotated, deleted, abandoned };
+  }
+
+  /**
+   * Destroys the token object of an abandoned intent (none, or one already gone, is not an error),
+   * then marks the intent destroyed. A crash between the two repeats the destroy on the next run.
+   */
+  private async recordAbandoned(intent: KeyMaterialIntent): Promise<boolean> {
+    const { hsm, store, clock, audit, logger } = this.options;
+    const started = performance.now();
+    const fields = { operation: ABANDONED_OPERATION, keyId: intent.keyId, versionId: intent.versionId };
+    let key: KeyRecord | undefined;
+    let outcome = 'Success';
+    try {
+      // A rotation's key still exists and owns the entry; a CreateKey's never did.
+      key = await store.getKey(intent.keyId);
+      await hsm.destroyKey(intent.versionId);
+      await store.markKeyMaterialDestroyed(intent.versionId);
+      logger.info(fields, 'background key work');
+      return true;
+    } catch (error) {
+      outcome = isKmsError(error) ? error.name : 'KMSInternalException';
+      logger.error({ ...fields, err: error }, 'background key work failed');
+      return false;
+    } finally {
+      await audit.record({
+        requestId: randomUUID(),
+        time: clock.now(),
+        operation: ABANDONED_OPERATION,
+        principalArn: undefined,
+        principalAccount: key?.account,
+        sourceAddress: 'p11kms-scheduler',
+        keyArns: key ? [key.arn] : [],
+        parameters: {
+          keyId: intent.keyId,
+          keyVersionId: intent.versionId,
+          intentRecordedAt: intent.recordedAt.toISOString(),
+          background: true,
+        },
+        outcome,
+        decision: undefined,
+        durationMs: performance.now() - started,
+      });
+    }
   }
 
   private async rotate(keyId: string): Promise<KeyRecord | undefined> {

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../../src/operations/index.js';
 import { decodeCiphertext } from '../../src/domain/ciphertext.js';
 import { KmsError } from '../../src/domain/errors.js';
+import { newKeyId, newKeyVersionId } from '../../src/domain/ids.js';
+import { ABANDONED_OPERATION, DEFAULT_ABANDON_KEY_MATERIAL_AFTER_MS } from '../../src/scheduler/key-lifecycle-scheduler.js';
 import { ACCOUNT, OUTSIDER, pipelineHarness, type PipelineHarness } from '../support/pipeline-harness.js';
 import { listObjectsWithPkcs11Tool } from '../support/softhsm.js';
 
@@ -222,6 +224,93 @@ describe('scheduled deletion', () => {
     expect((await h.scheduler.runOnce()).deleted).toContain(key.keyId);
     await rejectsWith(h.call(ops.describeKey, { keyId: key.keyId }), 'NotFoundException');
     expect(await h.store.listKeyVersions(key.keyId)).toEqual([]);
+  });
+});
+
+describe('token objects a crash left without metadata (key material intents)', () => {
+  const PAST_ABANDON = DEFAULT_ABANDON_KEY_MATERIAL_AFTER_MS + 1;
+
+  /** Steps 1 and 2 of CreateKey (intent, token object), as a crash before step 3 leaves them. */
+  async function crashedCreateKey(): Promise<{ keyId: string; versionId: string }> {
+    const keyId = newKeyId();
+    const versionId = newKeyVersionId();
+    await h.store.recordKeyMaterialIntent({ versionId, keyId, recordedAt: h.clock.now() });
+    await h.hsm.generateKey({ versionId, label: `p11kms:${keyId}:${versionId}`, keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT' });
+    return { keyId, versionId };
+  }
+
+  function abandonedEntries(versionId: string) {
+    return h.audit.events.filter((e) => e.operation === ABANDONED_OPERATION && e.parameters['keyVersionId'] === versionId);
+  }
+
+  it('leaves a young intent alone, then destroys its object once it is stale, and records that once', async () => {
+    const crashed = await crashedCreateKey();
+    expect((await h.scheduler.runOnce()).abandoned).not.toContain(crashed.versionId);
+    expect(tokenObjectsOf(crashed.keyId)).toHaveLength(1);
+
+    h.clock.advance(PAST_ABANDON);
+    expect((await h.scheduler.runOnce()).abandoned).toEqual([crashed.versionId]);
+    expect(tokenObjectsOf(crashed.keyId)).toEqual([]);
+    expect(await h.hsm.describeKeyObject(crashed.versionId)).toBeUndefined();
+    expect(abandonedEntries(crashed.versionId)).toMatchObject([
+      { outcome: 'Success', keyArns: [], parameters: { keyId: crashed.keyId, background: true } },
+    ]);
+
+    expect((await h.scheduler.runOnce()).abandoned).toEqual([]);
+    expect(abandonedEntries(crashed.versionId)).toHaveLength(1);
+  });
+
+  it('fails a CreateKey paused past the sweep, storing no metadata for the destroyed material', async () => {
+    const paused = await crashedCreateKey();
+    h.clock.advance(PAST_ABANDON);
+    expect((await h.scheduler.runOnce()).abandoned).toEqual([paused.versionId]);
+
+    const now = h.clock.now();
+    const resumed = h.store.createKey({
+      key: {
+        id: paused.keyId,
+        arn: `arn:aws:kms:us-east-1:${ACCOUNT}:key/${paused.keyId}`,
+        account: ACCOUNT,
+        keySpec: 'SYMMETRIC_DEFAULT',
+        keyUsage: 'ENCRYPT_DECRYPT',
+        origin: 'AWS_KMS',
+        description: '',
+        state: 'Enabled',
+        createdAt: now,
+        deletionDate: undefined,
+        currentVersionId: paused.versionId,
+      },
+      version: { id: paused.versionId, keyId: paused.keyId, createdAt: now },
+      tags: [],
+      policy: '{}',
+    });
+    await rejectsWith(resumed, 'KMSInternalException');
+    expect(await h.store.getKey(paused.keyId)).toBeUndefined();
+    await rejectsWith(h.call(ops.describeKey, { keyId: paused.keyId }), 'NotFoundException');
+  });
+
+  it('destroys the object of a crashed rotation, records it against the key, and the key keeps working', async () => {
+    const key = await newKey();
+    const { ciphertextBlob } = await h.call(ops.encrypt, { keyId: key.keyId, plaintext: Buffer.from('before the crash') });
+    const versionId = newKeyVersionId();
+    await h.store.recordKeyMaterialIntent({ versionId, keyId: key.keyId, recordedAt: h.clock.now() });
+    await h.hsm.generateSymmetricKey({ versionId, label: `p11kms:${key.keyId}:${versionId}` });
+    expect(tokenObjectsOf(key.keyId)).toHaveLength(2);
+
+    h.clock.advance(PAST_ABANDON);
+    expect((await h.scheduler.runOnce()).abandoned).toEqual([versionId]);
+    expect(tokenObjectsOf(key.keyId)).toEqual([`p11kms:${key.keyId}:${(await h.store.getKey(key.keyId))!.currentVersionId}`]);
+    expect(abandonedEntries(versionId)).toMatchObject([{ outcome: 'Success', keyArns: [key.arn], principalAccount: ACCOUNT }]);
+    expect((await h.call(ops.decrypt, { ciphertextBlob })).plaintext.toString()).toBe('before the crash');
+  });
+
+  it('leaves no intent behind after CreateKey, rotations, and a rotation the store refused', async () => {
+    const key = await newKey();
+    for (let i = 0; i < 25; i++) await h.call(ops.rotateKeyOnDemand, { keyId: key.keyId });
+    await rejectsWith(h.call(ops.rotateKeyOnDemand, { keyId: key.keyId }), 'LimitExceededException');
+    h.clock.advance(PAST_ABANDON);
+    expect((await h.scheduler.runOnce()).abandoned).toEqual([]);
+    expect(tokenObjectsOf(key.keyId)).toHaveLength(26);
   });
 });
 
