@@ -64,7 +64,7 @@ async function createKeysUntilKilled(env: NodeJS.ProcessEnv): Promise<number> {
   const worker = async () => {
     while (!killed) if ((await callForAnswer(admin, 'CreateKey', {}, 5_000)).outcome === 'Success') answered++;
   };
-  const load = Promise.all(Array.from({ length: 8 }, worker));
+  const load = Promise.all(Array.from({ length: 16 }, worker));
   while (answered < 40) await new Promise((resolve) => setTimeout(resolve, 5));
   const exited = once(server.child, 'exit');
   server.child.kill('SIGKILL');
@@ -82,7 +82,7 @@ describe('key material across a SIGKILL during CreateKey', () => {
     let orphans: string[] = [];
     let attempts = 0;
     // The kill lands between the token and the store in most attempts; try a few times until it does.
-    while (orphans.length === 0 && attempts < 6) {
+    while (orphans.length === 0 && attempts < 15) {
       attempts++;
       await createKeysUntilKilled(keepAll);
       const stored = readStore();
