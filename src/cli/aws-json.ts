@@ -1,4 +1,20 @@
 /**
+ * Fields AWS KMS leaves out of an answer when they do not apply: a symmetric key has no
+ * SigningAlgorithms, a grant may constrain only one kind of encryption context, or none. proto3
+ * cannot tell an empty list or map from an absent one, so the CLI drops these when empty, as the
+ * AWS CLI never shows them. Lists that are empty by their content (Keys, Tags, Grants …) stay.
+ */
+const ABSENT_WHEN_EMPTY = new Set([
+  'EncryptionAlgorithms',
+  'SigningAlgorithms',
+  'MacAlgorithms',
+  'KeyAgreementAlgorithms',
+  'EncryptionContextSubset',
+  'EncryptionContextEquals',
+  'Constraints',
+]);
+
+/**
  * The AWS CLI's output shape for scripts: PascalCase names, blobs in base64, times in ISO 8601.
  * (KeyId → "KeyId", ciphertextBlob → "CiphertextBlob".) Only the API's own field names change
  * case: an encryption context (a grant's EncryptionContextSubset or EncryptionContextEquals) is
@@ -9,14 +25,20 @@ export function toAwsJson(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.map(toAwsJson);
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => {
-        const name = key.charAt(0).toUpperCase() + key.slice(1);
-        return [name, name.startsWith('EncryptionContext') ? item : toAwsJson(item)];
-      }),
-    );
+    const fields: [string, unknown][] = [];
+    for (const [key, item] of Object.entries(value)) {
+      const name = key.charAt(0).toUpperCase() + key.slice(1);
+      const printed = name.startsWith('EncryptionContext') ? item : toAwsJson(item);
+      if (!(ABSENT_WHEN_EMPTY.has(name) && isEmpty(printed))) fields.push([name, printed]);
+    }
+    return Object.fromEntries(fields);
   }
   return value;
+}
+
+function isEmpty(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length === 0;
+  return value !== null && typeof value === 'object' && Object.keys(value).length === 0;
 }
 
 /** `k=v` pairs from repeated flags, for tags and encryption contexts. */

@@ -22,6 +22,8 @@ describe('asymmetric, HMAC and ECDH keys through the CLI and a spawned server', 
   it('signs and verifies, and OpenSSL verifies with the public key', () => {
     const key = run('create-key', '--key-spec', 'ECC_NIST_P256', '--key-usage', 'SIGN_VERIFY').KeyMetadata;
     expect(key).toMatchObject({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', SigningAlgorithms: ['ECDSA_SHA_256'] });
+    // A signing key has no encryption algorithms: left out, as AWS KMS leaves them out.
+    expect(Object.keys(key).filter((name) => /Algorithms$/.test(name))).toEqual(['SigningAlgorithms']);
     const signed = run('sign', '--key-id', key.KeyId, '--message', 'release 1.0', '--signing-algorithm', 'ECDSA_SHA_256');
     expect(signed).toMatchObject({ KeyId: key.Arn, SigningAlgorithm: 'ECDSA_SHA_256' });
     const publicKey = run('get-public-key', '--key-id', key.KeyId);

@@ -69,7 +69,8 @@ describe('key lifecycle through the CLI and a spawned server', () => {
     const [grant, ...others] = run('list-grants', '--key-id', key.KeyId).Grants;
     expect(others).toEqual([]);
     expect(grant).toMatchObject({ GrantId: created.GrantId, GranteePrincipal: grantee, Operations: ['Encrypt', 'Decrypt'] });
-    expect(grant.Constraints.EncryptionContextSubset).toEqual({ team: 'a' });
+    // Only the constraint given, as the AWS CLI prints it: no empty EncryptionContextEquals beside it.
+    expect(grant.Constraints).toEqual({ EncryptionContextSubset: { team: 'a' } });
     run('revoke-grant', '--key-id', key.KeyId, '--grant-id', created.GrantId);
     expect(run('list-grants', '--key-id', key.KeyId).Grants).toEqual([]);
   });

@@ -18,6 +18,26 @@ describe('toAwsJson, the CLI output shape', () => {
     });
   });
 
+  it('leaves out the fields AWS KMS omits when they do not apply, and keeps lists that are empty by content', () => {
+    expect(
+      toAwsJson({
+        keyMetadata: { keyId: 'k', signingAlgorithms: [], encryptionAlgorithms: ['SYMMETRIC_DEFAULT'], macAlgorithms: [] },
+        grants: [
+          { grantId: 'g1', constraints: { encryptionContextSubset: { team: 'a' }, encryptionContextEquals: {} } },
+          { grantId: 'g2', constraints: { encryptionContextSubset: {}, encryptionContextEquals: {} }, operations: ['Decrypt'] },
+        ],
+        tags: [],
+      }),
+    ).toEqual({
+      KeyMetadata: { KeyId: 'k', EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'] },
+      Grants: [
+        { GrantId: 'g1', Constraints: { EncryptionContextSubset: { team: 'a' } } },
+        { GrantId: 'g2', Operations: ['Decrypt'] },
+      ],
+      Tags: [],
+    });
+  });
+
   it("prints an encryption context's keys as the caller gave them: they are data, not field names", () => {
     const constraints = { encryptionContextSubset: { team: 'a', 'x-y': 'b' }, encryptionContextEquals: { purpose: 'demo' } };
     expect(toAwsJson({ grants: [{ grantId: 'g', constraints }] })).toEqual({
