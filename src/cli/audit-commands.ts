@@ -11,6 +11,7 @@ import { auditPublicKeyPem } from '../audit/checkpointer.js';
 import { readExportFile } from '../audit/export-format.js';
 import { verifyExport, type VerifyProgress } from '../audit/verify.js';
 import { configForDataDir, loadConfigFile, parseStoreOption, type Config, type StoreConfig } from '../config.js';
+import { registerAuditClientCommands } from './audit-client-commands.js';
 import { dataDirLayout, SOFTHSM2_LIBRARY_CANDIDATES } from './data-dir.js';
 import { readPin } from './init.js';
 
@@ -23,7 +24,7 @@ type Run = (action: () => Promise<unknown>) => Promise<void>;
  * `verify` needs only the export and the audit public key; `public-key` reads that key from the token.
  */
 export function registerAuditCommands(program: Command, run: Run): void {
-  const audit = program.command('audit').description('export and verify the hash-chained audit ledger');
+  const audit = program.command('audit').description('export and verify the hash-chained audit ledger, or read it through the server');
 
   audit
     .command('export')
@@ -79,6 +80,7 @@ export function registerAuditCommands(program: Command, run: Run): void {
         return undefined;
       }),
     );
+  registerAuditClientCommands(audit, run);
 }
 
 /** Streams the export to `out` (or stdout), with back-pressure; a million entries never sit in memory. */

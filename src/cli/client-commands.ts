@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { KmsClient } from '../transport/grpc/client.js';
+import type { TlsMaterial } from '../transport/grpc/server.js';
 import { collect, integer, type CommandSpec, type ConnectionOptions, type Options } from './command-spec.js';
 import { dataDirLayout } from './data-dir.js';
 import { keyValuePairs, toAwsJson } from './aws-json.js';
@@ -82,6 +83,12 @@ const KEY_COMMANDS: CommandSpec[] = [
 ];
 
 function connect(options: ConnectionOptions): KmsClient {
+  const { endpoint, tls } = connection(options);
+  return KmsClient.connect(endpoint, tls);
+}
+
+/** Where the server is and the TLS material to reach it: flags first, then the data dir's files. */
+export function connection(options: ConnectionOptions): { endpoint: string; tls: TlsMaterial } {
   const layout = dataDirLayout(options.dataDir);
   let endpoint = options.endpoint;
   if (!endpoint) {
@@ -90,36 +97,54 @@ function connect(options: ConnectionOptions): KmsClient {
     }
     endpoint = readFileSync(layout.endpointFile, 'utf8').trim();
   }
-  return KmsClient.connect(endpoint, {
-    caPem: readFileSync(options.ca ?? layout.caCert),
-    certPem: readFileSync(options.cert ?? layout.adminCert),
-    keyPem: readFileSync(options.key ?? layout.adminKey),
-  });
+  return {
+    endpoint,
+    tls: {
+      caPem: readFileSync(options.ca ?? layout.caCert),
+      certPem: readFileSync(options.cert ?? layout.adminCert),
+      keyPem: readFileSync(options.key ?? layout.adminKey),
+    },
+  };
 }
 
-export function registerClientCommands(program: Command, run: (action: () => Promise<unknown>) => Promise<void>): void {
+type Run = (action: () => Promise<unknown>) => Promise<void>;
+
+export function registerClientCommands(program: Command, run: Run): void {
   for (const spec of [...KEY_COMMANDS, ...ASYMMETRIC_COMMANDS, ...LIFECYCLE_COMMANDS, ...AUTHORIZATION_COMMANDS]) {
-    const command = program
-      .command(spec.name)
-      .description(spec.describe)
-      .option('--data-dir <dir>', 'data dir of a local server (CA, admin certificate, endpoint)', './data')
-      .option('--endpoint <host:port>', 'server address (default: <data-dir>/endpoint)')
-      .option('--ca <pem>', 'CA certificate that signed the server certificate')
-      .option('--cert <pem>', 'client certificate (its URI SAN is your principal)')
-      .option('--key <pem>', 'client private key');
-    for (const [flags, description, parse] of spec.flags) {
-      if (parse) command.option(flags, description, parse as (value: string, previous: unknown) => unknown);
-      else command.option(flags, description);
-    }
-    command.action((options: Options) =>
-      run(async () => {
-        const client = connect(options);
-        try {
-          return toAwsJson(await client.call(spec.rpc, spec.request(options)));
-        } finally {
-          client.close();
-        }
-      }),
-    );
+    addClientCommand(program, spec, connect, run);
   }
+}
+
+/**
+ * One client command under `parent`: the connection flags, the spec's own flags, and an action that
+ * calls the RPC and prints the answer in the AWS CLI's shape.
+ */
+export function addClientCommand<Rpc extends string>(
+  parent: Command,
+  spec: CommandSpec<Rpc>,
+  open: (options: ConnectionOptions) => KmsClient<Rpc>,
+  run: Run,
+): void {
+  const command = parent
+    .command(spec.name)
+    .description(spec.describe)
+    .option('--data-dir <dir>', 'data dir of a local server (CA, admin certificate, endpoint)', './data')
+    .option('--endpoint <host:port>', 'server address (default: <data-dir>/endpoint)')
+    .option('--ca <pem>', 'CA certificate that signed the server certificate')
+    .option('--cert <pem>', 'client certificate (its URI SAN is your principal)')
+    .option('--key <pem>', 'client private key');
+  for (const [flags, description, parse] of spec.flags) {
+    if (parse) command.option(flags, description, parse as (value: string, previous: unknown) => unknown);
+    else command.option(flags, description);
+  }
+  command.action((options: Options) =>
+    run(async () => {
+      const client = open(options);
+      try {
+        return toAwsJson(await client.call(spec.rpc, spec.request(options)));
+      } finally {
+        client.close();
+      }
+    }),
+  );
 }

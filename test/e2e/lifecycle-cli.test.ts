@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, requireBuild, startServer, tempDir, type ServerProcess } from '../support/server-process.js';
+import { CLI, cli, requireBuild, startServer, tempDir, type ServerProcess } from '../support/server-process.js';
 
 let dataDir: string;
 let server: ServerProcess;
@@ -73,5 +74,45 @@ describe('key lifecycle through the CLI and a spawned server', () => {
     expect(grant.Constraints).toEqual({ EncryptionContextSubset: { team: 'a' } });
     run('revoke-grant', '--key-id', key.KeyId, '--grant-id', created.GrantId);
     expect(run('list-grants', '--key-id', key.KeyId).Grants).toEqual([]);
+  });
+});
+
+describe('the audit ledger through the CLI and the AuditService', () => {
+  it('lists a key\'s entries with filters, newest first and by page, and shows the head and the key\'s last use', () => {
+    const key = run('create-key').KeyMetadata;
+    const sealed = run('encrypt', '--key-id', key.KeyId, '--plaintext', 'audited');
+    run('decrypt', '--ciphertext-blob', sealed.CiphertextBlob);
+
+    const all = run('audit', 'list-events', '--key-id', key.KeyId).Events;
+    expect(all.map((e: any) => e.Operation)).toEqual(['CreateKey', 'Encrypt', 'Decrypt']);
+    expect(all[2]).toMatchObject({ Outcome: 'Success', KeyArns: [key.Arn], Kind: 'request', Decision: { Allowed: true } });
+    const newest = run('audit', 'list-events', '--key-id', key.Arn, '--newest-first', '--limit', '1');
+    expect(newest).toMatchObject({ Truncated: true, Events: [{ Operation: 'Decrypt', Seq: all[2].Seq }] });
+    const next = run('audit', 'list-events', '--key-id', key.Arn, '--newest-first', '--limit', '1', '--marker', newest.NextMarker);
+    expect(next.Events.map((e: any) => e.Operation)).toEqual(['Encrypt']);
+    const encrypts = run('audit', 'list-events', '--key-id', key.KeyId, '--operation', 'Encrypt', '--start-time', all[0].Time);
+    expect(encrypts.Events.map((e: any) => e.Seq)).toEqual([all[1].Seq]);
+
+    const head = run('audit', 'head');
+    expect(BigInt(head.Seq)).toBeGreaterThan(BigInt(all[2].Seq)); // the list-events calls are entries too
+    expect(head.Hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(run('audit', 'key-last-usage', '--key-id', key.KeyId)).toMatchObject({
+      KeyId: key.Arn,
+      KeyLastUsage: { Operation: 'Decrypt', LedgerSeq: all[2].Seq },
+    });
+    expect(run('audit', 'get-public-key').PublicKeyPem).toContain('BEGIN PUBLIC KEY');
+  });
+
+  it('refuses a bad time or limit with a clear error and no stack trace', () => {
+    for (const [flag, value, says] of [
+      ['--start-time', 'yesterday', 'Not an ISO 8601 time'],
+      ['--limit', '1x', 'Not an integer'],
+    ]) {
+      const result = spawnSync(process.execPath, [CLI, 'audit', 'list-events', flag!, value!, '--data-dir', dataDir], { encoding: 'utf8' });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`argument '${value}' is invalid. ${says}`);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(() => run('audit', 'list-events', '--limit', '0')).toThrow('ValidationException');
   });
 });
