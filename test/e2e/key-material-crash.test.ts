@@ -1,10 +1,9 @@
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataDirLayout } from '../../src/cli/data-dir.js';
 import { cli, rawClient, requireBuild, startServer, tempDir, type ServerProcess } from '../support/server-process.js';
-import { listObjectsWithPkcs11Tool, SOFTHSM2_LIBRARY, type TestToken } from '../support/softhsm.js';
+import { dataDirToken, listObjectsWithPkcs11Tool } from '../support/softhsm.js';
 import { adminCredentials, callForAnswer, exportAndKey, exportEntries, verifyWithCli } from './audit-load.js';
 
 // Crash-safe key creation (KeyMaterialIntentStore), proven the hard way: the server is killed with
@@ -27,20 +26,9 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function token(): TestToken {
-  const layout = dataDirLayout(dataDir);
-  return {
-    dir: layout.tokenDir,
-    conf: layout.softhsmConf,
-    libraryPath: SOFTHSM2_LIBRARY,
-    tokenLabel: 'p11kms',
-    pin: readFileSync(layout.pinFile, 'utf8').trim(),
-  };
-}
-
 /** Key-version ids of the token's KMS key objects (labels `p11kms:<keyId>:<versionId>`), by OpenSC. */
 function versionsInToken(): Set<string> {
-  const labels = listObjectsWithPkcs11Tool(token()).matchAll(/label:\s+p11kms:([0-9a-f-]{36}):([0-9a-f-]{36})/g);
+  const labels = listObjectsWithPkcs11Tool(dataDirToken(dataDir)).matchAll(/label:\s+p11kms:([0-9a-f-]{36}):([0-9a-f-]{36})/g);
   return new Set([...labels].map((match) => match[2]!));
 }
 

@@ -8,7 +8,7 @@ import { createCertificateAuthority, issueClientCertificate } from '../../src/cl
 import { dataDirLayout } from '../../src/cli/data-dir.js';
 import { SqliteMetadataStore } from '../../src/adapters/sql/sqlite.js';
 import { cli, rawClient, requireBuild, startServer, tempDir, unary, type Credentials, type ServerProcess } from '../support/server-process.js';
-import { listObjectsWithPkcs11Tool, SOFTHSM2_LIBRARY } from '../support/softhsm.js';
+import { dataDirToken, listObjectsWithPkcs11Tool } from '../support/softhsm.js';
 
 const KNOWN_PLAINTEXT = 'e2e-known-plaintext-7f3a9c';
 const SERVICE = 'p11kms.v1.KeyManagementService';
@@ -207,14 +207,7 @@ describe('p11kms serve over mutual TLS, from a separate client process', () => {
     expect(noCert.stdout + noCert.stderr).toContain('server-typo.pem');
 
     expect(existsSync(database)).toBe(false);
-    const token = {
-      dir: layout.tokenDir,
-      conf: layout.softhsmConf,
-      libraryPath: SOFTHSM2_LIBRARY,
-      tokenLabel: 'p11kms',
-      pin: readFileSync(layout.pinFile, 'utf8').trim(),
-    };
-    expect(listObjectsWithPkcs11Tool(token)).not.toContain('p11kms:audit-signing-key');
+    expect(listObjectsWithPkcs11Tool(dataDirToken(fresh))).not.toContain('p11kms:audit-signing-key');
   });
 
   it('never printed the plaintext or the PIN (checked after a clean shutdown)', async () => {

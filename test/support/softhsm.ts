@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
+import { dataDirLayout } from '../../src/cli/data-dir.js';
 import { softhsmConfiguration } from '../../src/cli/init.js';
 import { tempDir } from './temp-dirs.js';
 
@@ -34,6 +35,18 @@ export function freshToken(label = 'p11kms-test'): TestToken {
   );
   process.env.SOFTHSM2_CONF = conf;
   return { dir, conf, libraryPath: SOFTHSM2_LIBRARY, tokenLabel: label, pin };
+}
+
+/** The token of a data dir made by `p11kms init` (label "p11kms", its PIN file). */
+export function dataDirToken(dataDir: string): TestToken {
+  const layout = dataDirLayout(dataDir);
+  return {
+    dir: layout.tokenDir,
+    conf: layout.softhsmConf,
+    libraryPath: SOFTHSM2_LIBRARY,
+    tokenLabel: 'p11kms',
+    pin: readFileSync(layout.pinFile, 'utf8').trim(),
+  };
 }
 
 /** OpenSC's independent view of the token's objects (`pkcs11-tool --list-objects`). */
