@@ -107,7 +107,8 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
       store,
       { versionId, keyId: id, recordedAt: now },
       () => hsm.generateKey({ versionId, label: `p11kms:${id}:${versionId}`, keySpec, keyUsage }),
-      () => store.createKey({
+      () =>
+        store.createKey({
           key,
           version: { id: versionId, keyId: id, createdAt: now },
           tags: request.tags ?? [],

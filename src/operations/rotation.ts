@@ -3,8 +3,8 @@ import { isRotatable } from '../domain/key-spec-facts.js';
 import { newKeyVersionId } from '../domain/ids.js';
 import type { KeyRecord } from '../domain/key.js';
 import type { Hsm } from '../ports/hsm.js';
-import { withNewKeyMaterial } from './key-material.js';
 import type { KeyVersionRotation, MetadataStore } from '../ports/metadata-store.js';
+import { withNewKeyMaterial } from './key-material.js';
 
 /** AWS KMS EnableKeyRotation: RotationPeriodInDays 90–2560, 365 when absent. */
 export const MIN_ROTATION_DAYS = 90;
