@@ -44,6 +44,12 @@ export interface SchedulerRun {
   readonly abandoned: string[];
 }
 
+/**
+ * What a piece of background work did, for the ledger: the key it acted on (none for the material of a
+ * CreateKey that never stored its key), or undefined when there was nothing to do.
+ */
+type Done = { readonly key: KeyRecord | undefined } | undefined;
+
 /** Key material intents older than this are abandoned (KeyLifecycleSchedulerOptions). */
 export const DEFAULT_ABANDON_KEY_MATERIAL_AFTER_MS = 15 * 60_000;
 
@@ -85,16 +91,23 @@ export class KeyLifecycleScheduler {
     const deleted: string[] = [];
     const abandoned: string[] = [];
     for (const keyId of await store.listKeysDueForRotation(clock.now(), limit)) {
-      if (await this.record('RotateKey', keyId, () => this.rotate(keyId))) rotated.push(keyId);
+      if (await this.record('RotateKey', { keyId }, () => this.rotate(keyId))) rotated.push(keyId);
     }
     for (const keyId of await store.listKeysDueForDeletion(clock.now(), limit)) {
-      if (await this.record('DeleteKey', keyId, () => this.delete(keyId))) deleted.push(keyId);
+      if (await this.record('DeleteKey', { keyId }, () => this.delete(keyId))) deleted.push(keyId);
     }
     const staleBefore = new Date(
       clock.now().getTime() - (this.options.abandonKeyMaterialAfterMs ?? DEFAULT_ABANDON_KEY_MATERIAL_AFTER_MS),
     );
     for (const intent of await store.abandonKeyMaterialIntents(staleBefore, limit)) {
-      if (await this.recordAbandoned(intent)) abandoned.push(intent.versionId);
+      const parameters = {
+        keyId: intent.keyId,
+        keyVersionId: intent.versionId,
+        intentRecordedAt: intent.recordedAt.toISOString(),
+      };
+      if (await this.record(ABANDONED_OPERATION, parameters, () => this.destroyAbandoned(intent))) {
+        abandoned.push(intent.versionId);
+      }
     }
     return { rotated, deleted, abandoned };
   }
@@ -103,46 +116,16 @@ export class KeyLifecycleScheduler {
    * Destroys the token object of an abandoned intent (none, or one already gone, is not an error),
    * then marks the intent destroyed. A crash between the two repeats the destroy on the next run.
    */
-  private async recordAbandoned(intent: KeyMaterialIntent): Promise<boolean> {
-    const { hsm, store, clock, audit, logger } = this.options;
-    const started = performance.now();
-    const fields = { operation: ABANDONED_OPERATION, keyId: intent.keyId, versionId: intent.versionId };
-    let key: KeyRecord | undefined;
-    let outcome = 'Success';
-    try {
-      // A rotation's key still exists and owns the entry; a CreateKey's never did.
-      key = await store.getKey(intent.keyId);
-      await hsm.destroyKey(intent.versionId);
-      await store.markKeyMaterialDestroyed(intent.versionId);
-      logger.info(fields, 'background key work');
-      return true;
-    } catch (error) {
-      outcome = isKmsError(error) ? error.name : 'KMSInternalException';
-      logger.error({ ...fields, err: error }, 'background key work failed');
-      return false;
-    } finally {
-      await audit.record({
-        requestId: randomUUID(),
-        time: clock.now(),
-        operation: ABANDONED_OPERATION,
-        principalArn: undefined,
-        principalAccount: key?.account,
-        sourceAddress: 'p11kms-scheduler',
-        keyArns: key ? [key.arn] : [],
-        parameters: {
-          keyId: intent.keyId,
-          keyVersionId: intent.versionId,
-          intentRecordedAt: intent.recordedAt.toISOString(),
-          background: true,
-        },
-        outcome,
-        decision: undefined,
-        durationMs: performance.now() - started,
-      });
-    }
+  private async destroyAbandoned(intent: KeyMaterialIntent): Promise<Done> {
+    const { hsm, store } = this.options;
+    // A rotation's key still exists and owns the entry; a CreateKey's never did.
+    const key = await store.getKey(intent.keyId);
+    await hsm.destroyKey(intent.versionId);
+    await store.markKeyMaterialDestroyed(intent.versionId);
+    return { key };
   }
 
-  private async rotate(keyId: string): Promise<KeyRecord | undefined> {
+  private async rotate(keyId: string): Promise<Done> {
     const { hsm, store, clock } = this.options;
     const [key, rotation] = await Promise.all([store.getKey(keyId), store.getRotation(keyId)]);
     if (!key || !rotation?.enabled) return undefined;
@@ -153,34 +136,40 @@ export class KeyLifecycleScheduler {
       rotationType: 'AUTOMATIC',
       nextRotationAt: daysAfter(now, rotation.periodDays),
     });
-    return key;
+    return { key };
   }
 
   /** Token objects first, then metadata (src/ports/metadata-store.ts, KeyDeletionStore). */
-  private async delete(keyId: string): Promise<KeyRecord | undefined> {
+  private async delete(keyId: string): Promise<Done> {
     const { hsm, store } = this.options;
     const key = await store.getKey(keyId);
     if (!key) return undefined;
     for (const version of await store.listKeyVersions(keyId)) await hsm.destroyKey(version.id);
     await this.options.betweenDeletionSteps?.(keyId);
     await store.deleteKeyMetadata(keyId);
-    return key;
+    return { key };
   }
 
-  private async record(operation: string, keyId: string, work: () => Promise<KeyRecord | undefined>): Promise<boolean> {
+  /** Runs one piece of background work and records it in the ledger like a request, unless there was nothing to do. */
+  private async record(
+    operation: string,
+    parameters: { readonly keyId: string } & Record<string, unknown>,
+    work: () => Promise<Done>,
+  ): Promise<boolean> {
     const started = performance.now();
     let outcome = 'Success';
-    let key: KeyRecord | undefined;
+    let done: Done;
     try {
-      key = await work();
-      if (key) this.options.logger.info({ operation, keyId }, 'background key work');
-      return key !== undefined;
+      done = await work();
+      if (done) this.options.logger.info({ operation, ...parameters }, 'background key work');
+      return done !== undefined;
     } catch (error) {
       outcome = isKmsError(error) ? error.name : 'KMSInternalException';
-      this.options.logger.error({ operation, keyId, err: error }, 'background key work failed');
+      this.options.logger.error({ operation, ...parameters, err: error }, 'background key work failed');
       return false;
     } finally {
-      if (key || outcome !== 'Success') {
+      if (done || outcome !== 'Success') {
+        const key = done?.key;
         await this.options.audit.record({
           requestId: randomUUID(),
           time: this.options.clock.now(),
@@ -189,7 +178,7 @@ export class KeyLifecycleScheduler {
           principalAccount: key?.account,
           sourceAddress: 'p11kms-scheduler',
           keyArns: key ? [key.arn] : [],
-          parameters: { keyId, background: true },
+          parameters: { ...parameters, background: true },
           outcome,
           decision: undefined,
           durationMs: performance.now() - started,
