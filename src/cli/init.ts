@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync } from 'node:fs';
-import { access, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   DEFAULT_ACCOUNT,
@@ -38,6 +38,8 @@ export interface InitOptions {
 export interface InitResult {
   /** Paths of the directories and files this run created, in creation order; empty when nothing was missing. */
   readonly created: string[];
+  /** Files init had written before and brought up to date (the SoftHSM2 configuration's mechanism list). */
+  readonly updated: string[];
   readonly layout: DataDirLayout;
   /** The PKCS#11 module the service should load for this token. */
   readonly softhsmLibrary: string;
@@ -69,13 +71,13 @@ export async function initDataDir(root: string, options: InitOptions = {}): Prom
   const softhsmLibrary = await findSofthsmLibrary(options.softhsmLibrary);
 
   const created: string[] = [];
+  const updated: string[] = [];
   await makePrivateDirectory(layout.root, created);
   await makePrivateDirectory(layout.tokenDir, created);
-  const configuration = '# Written by `p11kms init`. Exported as SOFTHSM2_CONF before the PKCS#11 library loads.\n' + softhsmConfiguration(layout.tokenDir);
-  await writeFileIfAbsent(layout.softhsmConf, configuration, PUBLIC_FILE_MODE, created);
+  await writeSofthsmConfiguration(layout, created, updated);
   await initTokenIfAbsent(layout, tokenLabel, created);
   await initPkiIfAbsent(layout, adminPrincipal, created);
-  return { created, layout, softhsmLibrary };
+  return { created, updated, layout, softhsmLibrary };
 }
 
 /**
@@ -173,6 +175,31 @@ export function softhsmConfiguration(tokenDir: string): string {
     SOFTHSM2_MECHANISMS_SETTING,
     '',
   ].join('\n');
+}
+
+const SOFTHSM2_CONF_HEADER = '# Written by `p11kms init`. Exported as SOFTHSM2_CONF before the PKCS#11 library loads.\n';
+const MECHANISMS_LINE = /^slots\.mechanisms = .*\n/m;
+
+/**
+ * The SoftHSM2 configuration: written when absent; when init wrote it and nobody edited it since,
+ * brought up to date. Its mechanism list changes with p11kms (a data dir made before the list was
+ * cut had none, and so every Init copied SoftHSM2's 71 defaults; one made before a new key spec
+ * would lack that spec's mechanism), so a file that differs from init's current one only in that
+ * line is rewritten, through a temporary file and a rename. A file edited by hand is left alone.
+ */
+async function writeSofthsmConfiguration(layout: DataDirLayout, created: string[], updated: string[]): Promise<void> {
+  const configuration = SOFTHSM2_CONF_HEADER + softhsmConfiguration(layout.tokenDir);
+  if (!(await exists(layout.softhsmConf))) {
+    await writeFileIfAbsent(layout.softhsmConf, configuration, PUBLIC_FILE_MODE, created);
+    return;
+  }
+  const existing = await readFile(layout.softhsmConf, 'utf8');
+  if (existing === configuration) return;
+  if (existing.replace(MECHANISMS_LINE, '') !== configuration.replace(MECHANISMS_LINE, '')) return;
+  const temporary = `${layout.softhsmConf}.${process.pid}.tmp`;
+  await writeFile(temporary, configuration, { mode: PUBLIC_FILE_MODE, flag: 'wx' });
+  await rename(temporary, layout.softhsmConf);
+  updated.push(layout.softhsmConf);
 }
 
 async function initTokenIfAbsent(layout: DataDirLayout, tokenLabel: string, created: string[]): Promise<void> {

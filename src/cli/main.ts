@@ -40,7 +40,7 @@ program
         tokenLabel: options.tokenLabel,
         adminPrincipal: options.adminPrincipal,
       });
-      return { dataDir: result.layout.root, created: result.created, softhsmLibrary: result.softhsmLibrary };
+      return { dataDir: result.layout.root, created: result.created, updated: result.updated, softhsmLibrary: result.softhsmLibrary };
     }),
   );
 
@@ -65,6 +65,7 @@ program
   .action(async (options: { dataDir: string; config?: string; listen?: string; store?: string; accessLog?: boolean }) => {
     let config: Config;
     let endpointFile: string | undefined;
+    let updated: readonly string[] = [];
     if (options.config) {
       config = loadConfigFile(options.config);
     } else {
@@ -72,6 +73,7 @@ program
       const derived = configForDataDir(init.layout.root, init.softhsmLibrary);
       config = derived.config;
       endpointFile = derived.layout.endpointFile;
+      updated = init.updated;
     }
     if (options.listen) config = { ...config, listen: options.listen };
     if (options.accessLog) config = { ...config, accessLog: true };
@@ -85,6 +87,7 @@ program
     }
     tuneGarbageCollection();
     const logger = createLogger(config.logLevel);
+    if (updated.length > 0) logger.info({ updated }, 'brought files init had written up to date');
     try {
       const service = await startService(config, logger);
       const host = config.listen.slice(0, config.listen.lastIndexOf(':'));

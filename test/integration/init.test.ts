@@ -146,9 +146,45 @@ describe('initDataDir', () => {
     const caBefore = readFileSync(layout.caCert, 'utf8');
     const secondRun = await initDataDir(layout.root);
     expect(secondRun.created).toEqual([]);
+    expect(secondRun.updated).toEqual([]);
     expect(readFileSync(layout.pinFile, 'utf8')).toBe(pinBefore);
     expect(readFileSync(layout.caCert, 'utf8')).toBe(caBefore);
     expect(await tokenLabels(layout.softhsmConf)).toEqual([DEFAULT_TOKEN_LABEL]);
+  });
+
+  it('brings its own SoftHSM2 configuration up to date: without a mechanism list, or with another one', async () => {
+    const current = readFileSync(layout.softhsmConf, 'utf8');
+    const tokenBefore = await tokenLabels(layout.softhsmConf);
+    // What init wrote before the mechanism list (2620e33), and the same with SoftHSM2's whole list.
+    const withoutList = current.replace(`${SOFTHSM2_MECHANISMS_SETTING}\n`, '');
+    expect(withoutList).not.toBe(current);
+    for (const earlier of [withoutList, current.replace(SOFTHSM2_MECHANISMS_SETTING, 'slots.mechanisms = ALL')]) {
+      writeFileSync(layout.softhsmConf, earlier);
+      const rerun = await initDataDir(layout.root);
+      expect(rerun.updated).toEqual([layout.softhsmConf]);
+      expect(rerun.created).toEqual([]);
+      expect(readFileSync(layout.softhsmConf, 'utf8')).toBe(current);
+      expect(modeOf(layout.softhsmConf)).toBe(0o644);
+    }
+    // The token and its objects do not depend on the list: the same token, now offering only p11kms's mechanisms.
+    expect(await tokenLabels(layout.softhsmConf)).toEqual(tokenBefore);
+    const { stdout } = await run('pkcs11-tool', ['--module', SOFTHSM2_LIBRARY, '--list-mechanisms'], {
+      env: softhsmEnv(layout.softhsmConf),
+    });
+    expect(stdout).not.toContain('AES-CBC');
+  });
+
+  it('leaves a SoftHSM2 configuration edited by hand as it is', async () => {
+    const current = readFileSync(layout.softhsmConf, 'utf8');
+    const edited = current.replace('log.level = ERROR', 'log.level = DEBUG').replace(`${SOFTHSM2_MECHANISMS_SETTING}\n`, '');
+    writeFileSync(layout.softhsmConf, edited);
+    try {
+      const rerun = await initDataDir(layout.root);
+      expect(rerun.updated).toEqual([]);
+      expect(readFileSync(layout.softhsmConf, 'utf8')).toBe(edited);
+    } finally {
+      writeFileSync(layout.softhsmConf, current);
+    }
   });
 
   it('recreates only a missing certificate pair, signed by the existing CA', async () => {
