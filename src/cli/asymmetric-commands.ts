@@ -68,18 +68,20 @@ export const ASYMMETRIC_COMMANDS: CommandSpec[] = [
     flags: [keyIdFlag],
     request: (o) => ({ keyId: o.keyId }),
   },
-  { name: 'sign', rpc: 'Sign', describe: 'sign a message or digest with an asymmetric key', flags: signingFlags, request: signingRequest },
+  { name: 'sign', rpc: 'Sign', dryRun: true, describe: 'sign a message or digest with an asymmetric key', flags: signingFlags, request: signingRequest },
   {
     name: 'verify',
     rpc: 'Verify',
+    dryRun: true,
     describe: 'verify a signature (KMSInvalidSignatureException when it does not verify)',
     flags: [...signingFlags, ['--signature <b64>', 'signature in base64']],
     request: (o) => ({ ...signingRequest(o), signature: base64(o.signature) }),
   },
-  { name: 'generate-mac', rpc: 'GenerateMac', describe: 'HMAC of a message with an HMAC key', flags: macFlags, request: macRequest },
+  { name: 'generate-mac', rpc: 'GenerateMac', dryRun: true, describe: 'HMAC of a message with an HMAC key', flags: macFlags, request: macRequest },
   {
     name: 'verify-mac',
     rpc: 'VerifyMac',
+    dryRun: true,
     describe: 'verify an HMAC (KMSInvalidMacException when it does not verify)',
     flags: [...macFlags, ['--mac <b64>', 'MAC in base64']],
     request: (o) => ({ ...macRequest(o), mac: base64(o.mac) }),
@@ -93,6 +95,7 @@ export const ASYMMETRIC_COMMANDS: CommandSpec[] = [
   {
     name: 'derive-shared-secret',
     rpc: 'DeriveSharedSecret',
+    dryRun: true,
     describe: 'ECDH between a KEY_AGREEMENT key and a peer public key',
     flags: [
       keyIdFlag,

@@ -35,6 +35,7 @@ export const AUTHORIZATION_COMMANDS: CommandSpec[] = [
   {
     name: 'create-grant',
     rpc: 'CreateGrant',
+    dryRun: true,
     describe: 'let a grantee use the key for some operations',
     flags: [
       keyIdFlag,
@@ -74,6 +75,7 @@ export const AUTHORIZATION_COMMANDS: CommandSpec[] = [
   {
     name: 'retire-grant',
     rpc: 'RetireGrant',
+    dryRun: true,
     describe: 'retire a grant by token, or by key and grant id',
     flags: [['--grant-token <token>', 'grant token'], ['--key-id <id>', 'key'], ['--grant-id <id>', 'grant id']],
     request: (o) => ({ grantToken: o.grantToken, keyId: o.keyId, grantId: o.grantId }),
@@ -81,6 +83,7 @@ export const AUTHORIZATION_COMMANDS: CommandSpec[] = [
   {
     name: 'revoke-grant',
     rpc: 'RevokeGrant',
+    dryRun: true,
     describe: 'revoke a grant',
     flags: [keyIdFlag, ['--grant-id <id>', 'grant id']],
     request: (o) => ({ keyId: o.keyId, grantId: o.grantId }),

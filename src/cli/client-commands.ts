@@ -41,6 +41,7 @@ const KEY_COMMANDS: CommandSpec[] = [
   {
     name: 'encrypt',
     rpc: 'Encrypt',
+    dryRun: true,
     describe: 'encrypt up to 4096 bytes',
     flags: [['--key-id <id>', 'key'], ['--plaintext <text>', 'UTF-8 plaintext'], ['--plaintext-base64 <b64>', 'plaintext in base64'], ['--plaintext-file <path>', 'plaintext from a file'], ['--encryption-context <key=value>', 'context pair (repeatable)', collect], ['--encryption-algorithm <alg>', 'SYMMETRIC_DEFAULT (default), RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256']],
     request: (o) => ({ keyId: o.keyId, plaintext: plaintextFrom(o), encryptionContext: context(o.encryptionContext), encryptionAlgorithm: o.encryptionAlgorithm }),
@@ -48,6 +49,7 @@ const KEY_COMMANDS: CommandSpec[] = [
   {
     name: 'decrypt',
     rpc: 'Decrypt',
+    dryRun: true,
     describe: 'decrypt a ciphertext blob (base64); Plaintext is printed in base64',
     flags: [['--ciphertext-blob <b64>', 'ciphertext'], ['--key-id <id>', 'expected key (required for RSA keys)'], ['--encryption-context <key=value>', 'context pair (repeatable)', collect], ['--encryption-algorithm <alg>', 'RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for RSA keys']],
     request: (o) => ({ ciphertextBlob: base64(o.ciphertextBlob), keyId: o.keyId, encryptionContext: context(o.encryptionContext), encryptionAlgorithm: o.encryptionAlgorithm }),
@@ -55,6 +57,7 @@ const KEY_COMMANDS: CommandSpec[] = [
   {
     name: 're-encrypt',
     rpc: 'ReEncrypt',
+    dryRun: true,
     describe: 'decrypt and encrypt again under another key or context, inside the service',
     flags: [
       ['--ciphertext-blob <b64>', 'ciphertext'], ['--destination-key-id <id>', 'destination key'], ['--source-key-id <id>', 'expected source key (required for RSA keys)'],
@@ -75,6 +78,7 @@ const KEY_COMMANDS: CommandSpec[] = [
   ...(['generate-data-key', 'generate-data-key-without-plaintext'] as const).map((name) => ({
     name,
     rpc: (name === 'generate-data-key' ? 'GenerateDataKey' : 'GenerateDataKeyWithoutPlaintext') as CommandSpec['rpc'],
+    dryRun: true as const,
     describe: name === 'generate-data-key' ? 'make a data key: plaintext and encrypted copy' : 'make a data key: encrypted copy only',
     flags: [['--key-id <id>', 'key'], ['--key-spec <spec>', 'AES_128 or AES_256'], ['--number-of-bytes <n>', '1 to 1024', integer], ['--encryption-context <key=value>', 'context pair (repeatable)', collect]] as CommandSpec['flags'],
     request: (o: Options) => ({ keyId: o.keyId, keySpec: o.keySpec, numberOfBytes: o.numberOfBytes, encryptionContext: context(o.encryptionContext) }),
@@ -137,11 +141,15 @@ export function addClientCommand<Rpc extends string>(
     if (parse) command.option(flags, description, parse as (value: string, previous: unknown) => unknown);
     else command.option(flags, description);
   }
+  if (spec.dryRun) {
+    command.option('--dry-run', 'check permissions, parameters and key state only: DryRunOperationException when the call would succeed');
+  }
   command.action((options: Options) =>
     run(async () => {
       const client = open(options);
+      const request = options.dryRun === true ? { ...spec.request(options), dryRun: true } : spec.request(options);
       try {
-        return toAwsJson(await client.call(spec.rpc, spec.request(options)));
+        return toAwsJson(await client.call(spec.rpc, request));
       } finally {
         client.close();
       }

@@ -17,6 +17,8 @@ export interface CommandSpec<Rpc extends string = KmsRpc> {
   readonly rpc: Rpc;
   readonly describe: string;
   readonly flags: Array<[string, string, ((value: string, previous?: any) => unknown)?]>;
+  /** The RPC takes AWS KMS's DryRun: the command gets `--dry-run`. */
+  readonly dryRun?: true;
   readonly request: (options: Options) => Record<string, unknown>;
 }
 

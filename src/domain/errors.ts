@@ -8,6 +8,7 @@ export const KMS_ERROR_NAMES = [
   'AlreadyExistsException',
   'DependencyTimeoutException',
   'DisabledException',
+  'DryRunOperationException',
   'IncorrectKeyException',
   'InvalidAliasNameException',
   'InvalidArnException',
@@ -55,6 +56,13 @@ export const invalidCiphertext = () =>
     'InvalidCiphertextException',
     'The ciphertext is invalid, was altered, or does not match the encryption context.',
   );
+
+/**
+ * AWS KMS DryRun ("Testing your permissions"): a request that asked for a dry run and passed every
+ * check gets this instead of the work. Nothing was done, and the ledger records it all the same.
+ */
+export const dryRunDone = () =>
+  new KmsError('DryRunOperationException', 'The request would have succeeded; DryRun was specified, so nothing was done.');
 
 /** A precondition that carries the sentence naming its test (STYLE.md, habit 6). */
 export function needs(condition: unknown, error: () => KmsError): asserts condition {

@@ -1,5 +1,6 @@
 import type { GrantConstraintsRecord } from '../ports/metadata-store.js';
 import { MAX_GRANTS_PER_KEY } from '../ports/metadata-store.js';
+import { dryRunDone } from '../domain/errors.js';
 import { defineOperation } from './operation.js';
 import {
   checkOperationsFitKey,
@@ -28,6 +29,7 @@ export interface CreateGrantRequest {
  */
 export const createGrant = defineOperation<CreateGrantRequest, { grantToken: string; grantId: string }, 'key'>({
   name: 'CreateGrant',
+  dryRun: true,
   keys: { key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:CreateGrant', stateRules: 'CreateGrant' } },
   conditions: (r) => ({
     keys: {
@@ -52,8 +54,9 @@ export const createGrant = defineOperation<CreateGrantRequest, { grantToken: str
     validateConstraints(request.constraints);
     validateGrantName(request.name);
   },
-  async run(request, { store, clock, caller, keys: { key } }) {
+  async run(request, { store, clock, caller, dryRun, keys: { key } }) {
     checkOperationsFitKey(request.operations!, key);
+    if (dryRun) throw dryRunDone();
     const stored = await store.createGrant(
       {
         ...newGrantIdentity(),

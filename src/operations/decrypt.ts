@@ -25,6 +25,7 @@ export interface DecryptResponse {
  */
 export const decrypt = defineOperation<DecryptRequest, DecryptResponse, 'key'>({
   name: 'Decrypt',
+  dryRun: true,
   keys: {
     key: {
       ref: (r) => {

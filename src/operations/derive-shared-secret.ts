@@ -30,6 +30,7 @@ const MAX_PUBLIC_KEY_BYTES = 8192;
  */
 export const deriveSharedSecret = defineOperation<DeriveSharedSecretRequest, DeriveSharedSecretResponse, 'key'>({
   name: 'DeriveSharedSecret',
+  dryRun: true,
   keys: {
     key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:DeriveSharedSecret', stateRules: 'DeriveSharedSecret', usage: 'KEY_AGREEMENT' },
   },

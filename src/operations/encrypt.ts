@@ -26,6 +26,7 @@ export interface EncryptResponse {
  */
 export const encrypt = defineOperation<EncryptRequest, EncryptResponse, 'key'>({
   name: 'Encrypt',
+  dryRun: true,
   keys: {
     key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:Encrypt', stateRules: 'Encrypt', usage: 'ENCRYPT_DECRYPT' },
   },

@@ -22,6 +22,7 @@ export const generateDataKeyPairWithoutPlaintext = defineOperation<
   'key'
 >({
   name: 'GenerateDataKeyPairWithoutPlaintext',
+  dryRun: true,
   keys: {
     key: {
       ref: (r) => r.keyId,

@@ -20,6 +20,7 @@ export interface GenerateDataKeyPairResponse {
 /** AWS KMS GenerateDataKeyPair: a key pair, its private key also encrypted under a symmetric KMS key. */
 export const generateDataKeyPair = defineOperation<DataKeyPairRequest, GenerateDataKeyPairResponse, 'key'>({
   name: 'GenerateDataKeyPair',
+  dryRun: true,
   keys: {
     key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:GenerateDataKeyPair', stateRules: 'GenerateDataKeyPair', usage: 'ENCRYPT_DECRYPT' },
   },

@@ -13,6 +13,7 @@ export const generateDataKeyWithoutPlaintext = defineOperation<
   'key'
 >({
   name: 'GenerateDataKeyWithoutPlaintext',
+  dryRun: true,
   keys: {
     key: {
       ref: (r) => r.keyId,

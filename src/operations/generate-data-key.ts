@@ -11,6 +11,7 @@ export interface GenerateDataKeyResponse {
 /** AWS KMS GenerateDataKey: a plaintext data key and the same key encrypted under the KMS key. */
 export const generateDataKey = defineOperation<DataKeyRequest, GenerateDataKeyResponse, 'key'>({
   name: 'GenerateDataKey',
+  dryRun: true,
   keys: {
     key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:GenerateDataKey', stateRules: 'GenerateDataKey', usage: 'ENCRYPT_DECRYPT' },
   },

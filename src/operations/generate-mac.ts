@@ -12,6 +12,7 @@ export interface GenerateMacResponse {
 /** AWS KMS GenerateMac: HMAC (RFC 2104) of up to 4,096 bytes with a key that stays in the token. */
 export const generateMac = defineOperation<MacRequest, GenerateMacResponse, 'key'>({
   name: 'GenerateMac',
+  dryRun: true,
   keys: {
     key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:GenerateMac', stateRules: 'GenerateMac', usage: 'GENERATE_VERIFY_MAC' },
   },

@@ -52,6 +52,12 @@ export interface KeyRequirement<Req> {
 export interface OperationContext<K extends string> extends OperationServices {
   readonly caller: Caller;
   readonly keys: Readonly<Record<K, KeyRecord>>;
+  /**
+   * The caller asked for a dry run (AWS KMS DryRun). `hsm` then refuses every call with
+   * DryRunOperationException, so an operation whose work is in the token needs nothing more; one
+   * whose work is a store write (the grant operations) throws `dryRunDone()` before it.
+   */
+  readonly dryRun: boolean;
 }
 
 /**
@@ -75,6 +81,12 @@ export interface Operation<Req, Res, K extends string = never> {
     keys: Readonly<Record<K, KeyRecord>>,
     store: MetadataStore,
   ) => RequestConditions | Promise<RequestConditions>;
+  /**
+   * Whether the request may ask for a dry run (its `dryRun` field, as in AWS KMS: CreateGrant,
+   * Decrypt, DeriveSharedSecret, Encrypt, the GenerateDataKey family, GenerateMac, ReEncrypt,
+   * RetireGrant, RevokeGrant, Sign, Verify, VerifyMac). See OperationContext.dryRun.
+   */
+  readonly dryRun?: true;
   /** Keys the operation made (CreateKey), recorded with the keys the request named. */
   readonly resultKeyArns?: (response: Res) => string[];
   /** The non-secret request parameters to record in the audit trail. */

@@ -33,6 +33,7 @@ export interface ReEncryptResponse {
  */
 export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse, 'source' | 'destination'>({
   name: 'ReEncrypt',
+  dryRun: true,
   keys: {
     source: {
       ref: (r) => {

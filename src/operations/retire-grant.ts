@@ -1,4 +1,4 @@
-import { KmsError } from '../domain/errors.js';
+import { KmsError, dryRunDone } from '../domain/errors.js';
 import { defineOperation } from './operation.js';
 import { grantNotFound } from './grants.js';
 
@@ -14,6 +14,7 @@ export interface RetireGrantRequest {
  */
 export const retireGrant = defineOperation<RetireGrantRequest, Record<string, never>, 'key'>({
   name: 'RetireGrant',
+  dryRun: true,
   keys: {
     key: {
       async ref(request, store) {
@@ -40,8 +41,9 @@ export const retireGrant = defineOperation<RetireGrantRequest, Record<string, ne
     return { grantToRetire: grant };
   },
   audit: (r) => ({ keyId: r.keyId, grantId: r.grantId, byToken: r.grantToken !== undefined && r.grantToken !== '' }),
-  async run(request, { store, keys: { key } }) {
+  async run(request, { store, dryRun, keys: { key } }) {
     const grant = request.grantToken ? await store.getGrantByToken(request.grantToken) : await store.getGrant(key.id, request.grantId!);
+    if (grant && dryRun) throw dryRunDone();
     if (!grant || !(await store.deleteGrant(key.id, grant.grantId))) throw grantNotFound(request.grantId);
     return {};
   },

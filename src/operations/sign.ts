@@ -15,6 +15,7 @@ export interface SignResponse {
  */
 export const sign = defineOperation<SigningRequest, SignResponse, 'key'>({
   name: 'Sign',
+  dryRun: true,
   keys: { key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:Sign', stateRules: 'Sign', usage: 'SIGN_VERIFY' } },
   conditions: signingConditions,
   audit: signingAudit,

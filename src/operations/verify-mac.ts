@@ -25,6 +25,7 @@ const MAX_MAC_BYTES = 6144;
  */
 export const verifyMac = defineOperation<VerifyMacRequest, VerifyMacResponse, 'key'>({
   name: 'VerifyMac',
+  dryRun: true,
   keys: {
     key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:VerifyMac', stateRules: 'VerifyMac', usage: 'GENERATE_VERIFY_MAC' },
   },

@@ -24,6 +24,7 @@ const MAX_SIGNATURE_BYTES = 6144;
  */
 export const verify = defineOperation<VerifyRequest, VerifyResponse, 'key'>({
   name: 'Verify',
+  dryRun: true,
   keys: { key: { ref: (r) => r.keyId, field: 'KeyId', action: 'kms:Verify', stateRules: 'Verify', usage: 'SIGN_VERIFY' } },
   conditions: signingConditions,
   audit: signingAudit,

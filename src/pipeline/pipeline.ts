@@ -10,6 +10,7 @@ import { type Awaitable, isPromise } from '../ports/awaitable.js';
 import type { AliasRecord } from '../ports/metadata-store.js';
 import type { AuthorizationDecision, Authorizer, ConditionKeys } from '../ports/authorizer.js';
 import type { AnyOperation, Caller, KeyRequirement, OperationContext, OperationServices, RequestConditions } from '../operations/operation.js';
+import { DryRunHsm } from './dry-run.js';
 import { callerConditions, encryptionContextConditions, keyConditions } from './request-conditions.js';
 
 /** What the transport knows about a request before any handler runs. */
@@ -72,9 +73,11 @@ export class Pipeline {
     let parameters: Record<string, unknown> = {};
     let outcome = 'Success';
     let result: unknown;
+    const dryRun = operation.dryRun === true && (request as { dryRun?: unknown }).dryRun === true;
     try {
       identity = this.authenticate(envelope);
       parameters = operation.audit?.(request) ?? {};
+      if (dryRun) parameters = { ...parameters, dryRun: true };
       operation.validate?.(request);
       const account = identity.principal.account ?? this.deps.defaultAccount;
 
@@ -124,7 +127,7 @@ export class Pipeline {
       }
       for (const [name, requirement] of requirements) checkStateAndUsage(resolved[name]!.key, requirement);
 
-      result = await operation.run(request, operationContext(this.deps.services, caller, keys));
+      result = await operation.run(request, operationContext(this.deps.services, caller, keys, dryRun));
       keyArns.push(...(operation.resultKeyArns?.(result) ?? []));
       return result as Res;
     } catch (error) {
@@ -299,10 +302,19 @@ export class Pipeline {
   }
 }
 
-/** What `run` is given: the services, the caller and the keys, in one object made once. */
-function operationContext(services: OperationServices, caller: Caller, keys: Record<string, KeyRecord>): OperationContext<string> {
-  const { hsm, policies, store, clock, location } = services;
-  return { hsm, policies, store, clock, location, caller, keys };
+/**
+ * What `run` is given: the services, the caller and the keys, in one object made once. A dry run
+ * gets a token that refuses every call (DryRunHsm).
+ */
+function operationContext(
+  services: OperationServices,
+  caller: Caller,
+  keys: Record<string, KeyRecord>,
+  dryRun: boolean,
+): OperationContext<string> {
+  const { policies, store, clock, location } = services;
+  const hsm = dryRun ? new DryRunHsm(services.hsm) : services.hsm;
+  return { hsm, policies, store, clock, location, caller, keys, dryRun };
 }
 
 /**

@@ -77,6 +77,32 @@ describe('key lifecycle through the CLI and a spawned server', () => {
   });
 });
 
+describe('--dry-run through the CLI, TLS and a spawned server', () => {
+  it('checks a request and does nothing: DryRunOperationException, else the error a real call would give; all in the ledger', () => {
+    const key = run('create-key').KeyMetadata;
+    expect(() => run('encrypt', '--key-id', key.KeyId, '--plaintext', 'not sealed', '--dry-run')).toThrow(
+      '{"Error":"DryRunOperationException","Message":"The request would have succeeded; DryRun was specified, so nothing was done."}',
+    );
+    const grant = ['create-grant', '--key-id', key.KeyId, '--grantee-principal', 'arn:aws:iam::111122223333:role/DeveloperRole'];
+    expect(() => run(...grant, '--operations', 'Decrypt', '--dry-run')).toThrow('DryRunOperationException');
+    expect(() => run(...grant, '--operations', 'Sign', '--dry-run')).toThrow('ValidationException');
+    expect(run('list-grants', '--key-id', key.KeyId).Grants).toEqual([]);
+    run('disable-key', '--key-id', key.KeyId);
+    expect(() => run('encrypt', '--key-id', key.KeyId, '--plaintext', 'x', '--dry-run')).toThrow('DisabledException');
+
+    const events = run('audit', 'list-events', '--key-id', key.KeyId).Events;
+    expect(events.map((e: any) => [e.Operation, e.Outcome])).toEqual([
+      ['CreateKey', 'Success'],
+      ['Encrypt', 'DryRunOperationException'],
+      ['CreateGrant', 'DryRunOperationException'],
+      ['CreateGrant', 'ValidationException'],
+      ['ListGrants', 'Success'],
+      ['DisableKey', 'Success'],
+      ['Encrypt', 'DisabledException'],
+    ]);
+  });
+});
+
 describe('the audit ledger through the CLI and the AuditService', () => {
   it('lists a key\'s entries with filters, newest first and by page, and shows the head and the key\'s last use', () => {
     const key = run('create-key').KeyMetadata;

@@ -8,6 +8,8 @@ const STATUS_BY_ERROR: Record<KmsErrorName, grpc.status> = {
   AlreadyExistsException: grpc.status.ALREADY_EXISTS,
   DependencyTimeoutException: grpc.status.UNAVAILABLE,
   DisabledException: grpc.status.FAILED_PRECONDITION,
+  // HTTP 412 in AWS KMS: the request was fine, and the caller asked that it not be carried out.
+  DryRunOperationException: grpc.status.FAILED_PRECONDITION,
   IncorrectKeyException: grpc.status.INVALID_ARGUMENT,
   InvalidAliasNameException: grpc.status.INVALID_ARGUMENT,
   InvalidArnException: grpc.status.INVALID_ARGUMENT,
