@@ -46,6 +46,7 @@ const macRequest = (o: Options) => ({ keyId: o.keyId, message: messageFrom(o), m
 const dataKeyPair = (name: string, rpc: CommandSpec['rpc'], describe: string): CommandSpec => ({
   name,
   rpc,
+  dryRun: true,
   describe,
   flags: [
     keyIdFlag,
