@@ -196,7 +196,9 @@ async function writeSofthsmConfiguration(layout: DataDirLayout, created: string[
   const existing = await readFile(layout.softhsmConf, 'utf8');
   if (existing === configuration) return;
   if (existing.replace(MECHANISMS_LINE, '') !== configuration.replace(MECHANISMS_LINE, '')) return;
-  const temporary = `${layout.softhsmConf}.${process.pid}.tmp`;
+  // Replicas sharing a data dir may start together (in containers, with the same pid): each writes
+  // its own temporary file, and whichever rename lands last leaves the same content.
+  const temporary = `${layout.softhsmConf}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(temporary, configuration, { mode: PUBLIC_FILE_MODE, flag: 'wx' });
   await rename(temporary, layout.softhsmConf);
   updated.push(layout.softhsmConf);
