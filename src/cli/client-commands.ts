@@ -26,10 +26,15 @@ const KEY_COMMANDS: CommandSpec[] = [
     name: 'create-key',
     rpc: 'CreateKey',
     describe: 'create a KMS key whose material is generated in the token',
-    flags: [['--description <text>', 'description'], ['--key-spec <spec>', 'key spec'], ['--key-usage <usage>', 'key usage'], ['--tag <key=value>', 'a tag (repeatable)', collect]],
+    flags: [
+      ['--description <text>', 'description'], ['--key-spec <spec>', 'key spec'],
+      ['--customer-master-key-spec <spec>', 'the key spec under its deprecated name, as the AWS CLI still takes it'],
+      ['--key-usage <usage>', 'key usage'], ['--tag <key=value>', 'a tag (repeatable)', collect],
+    ],
     request: (o) => ({
       description: o.description,
       keySpec: o.keySpec,
+      customerMasterKeySpec: o.customerMasterKeySpec,
       keyUsage: o.keyUsage,
       tags: Object.entries(keyValuePairs(o.tag as string[] | undefined, 'tag')).map(([tagKey, tagValue]) => ({ tagKey, tagValue })),
     }),

@@ -12,6 +12,8 @@ export interface CreateKeyRequest {
   readonly description?: string;
   readonly keyUsage?: KeyUsage;
   readonly keySpec?: KeySpec;
+  /** AWS KMS's deprecated name for KeySpec, still accepted: the same setting under its old name. */
+  readonly customerMasterKeySpec?: KeySpec;
   readonly origin?: KeyOrigin | string;
   readonly tags?: readonly Tag[];
   /** The key policy; the AWS default key policy (the account root gets kms:*) when absent. */
@@ -33,7 +35,7 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
   conditions: (request) => ({
     keys: {
       ...requestTagConditions(request.tags ?? []),
-      'kms:KeySpec': request.keySpec ?? 'SYMMETRIC_DEFAULT',
+      'kms:KeySpec': specOf(request),
       'kms:KeyUsage': request.keyUsage ?? 'ENCRYPT_DECRYPT',
       'kms:KeyOrigin': request.origin ?? 'AWS_KMS',
       'kms:BypassPolicyLockoutSafetyCheck': request.bypassPolicyLockoutSafetyCheck === true,
@@ -42,6 +44,7 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
   resultKeyArns: (response) => [response.keyMetadata.arn],
   audit: (request) => ({
     keySpec: request.keySpec,
+    customerMasterKeySpec: request.customerMasterKeySpec,
     keyUsage: request.keyUsage,
     tagKeys: request.tags?.map((t) => t.tagKey),
     policyGiven: request.policy !== undefined,
@@ -52,8 +55,14 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
       validation(`Description must be at most ${MAX_DESCRIPTION_LENGTH} characters.`),
     );
     needs(request.keySpec === undefined || KEY_SPECS.includes(request.keySpec), () => validation('Unknown KeySpec.'));
+    needs(request.customerMasterKeySpec === undefined || KEY_SPECS.includes(request.customerMasterKeySpec), () =>
+      validation('Unknown CustomerMasterKeySpec.'),
+    );
+    needs(request.keySpec === undefined || request.customerMasterKeySpec === undefined || request.keySpec === request.customerMasterKeySpec, () =>
+      validation('KeySpec and CustomerMasterKeySpec are one setting under two names; give one, or the same value in both.'),
+    );
     needs(request.keyUsage === undefined || KEY_USAGES.includes(request.keyUsage), () => validation('Unknown KeyUsage.'));
-    const spec = request.keySpec ?? 'SYMMETRIC_DEFAULT';
+    const spec = specOf(request);
     const usage = request.keyUsage ?? 'ENCRYPT_DECRYPT';
     // AWS KMS CreateKey: KeyUsage defaults to ENCRYPT_DECRYPT, which HMAC and ECC specs do not take.
     needs(usagesFor(spec).includes(usage), () =>
@@ -66,7 +75,7 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
     validatePolicySize(request.policy);
   },
   async run(request, { hsm, store, clock, location, caller, policies }) {
-    const keySpec = request.keySpec ?? 'SYMMETRIC_DEFAULT';
+    const keySpec = specOf(request);
     const keyUsage = request.keyUsage ?? 'ENCRYPT_DECRYPT';
     needs(hsm.capabilities.supportsKey(keySpec, keyUsage), () =>
       new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} with KeyUsage ${keyUsage} is not supported by the HSM token of this service.`),
@@ -118,3 +127,8 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
     return { keyMetadata: keyMetadata(key, hsm.capabilities) };
   },
 });
+
+/** The key spec asked for, under either of its names (KeySpec, or the deprecated CustomerMasterKeySpec). */
+function specOf(request: CreateKeyRequest): KeySpec {
+  return request.keySpec ?? request.customerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
+}

@@ -21,6 +21,8 @@ export interface KeyMetadata {
   readonly origin: KeyRecord['origin'];
   readonly keyManager: 'CUSTOMER';
   readonly keySpec: KeyRecord['keySpec'];
+  /** AWS KMS still answers the deprecated name beside KeySpec, with the same value. */
+  readonly customerMasterKeySpec: KeyRecord['keySpec'];
   readonly encryptionAlgorithms: EncryptionAlgorithm[];
   readonly signingAlgorithms: SigningAlgorithm[];
   readonly macAlgorithms: MacAlgorithm[];
@@ -55,6 +57,7 @@ export function keyMetadata(key: KeyRecord, capabilities: HsmCapabilities): KeyM
     origin: key.origin,
     keyManager: 'CUSTOMER',
     keySpec: key.keySpec,
+    customerMasterKeySpec: key.keySpec,
     ...keyAlgorithms(key, capabilities),
     multiRegion: false,
   };

@@ -77,6 +77,14 @@ describe('key lifecycle through the CLI and a spawned server', () => {
   });
 });
 
+describe('the key spec under its deprecated name', () => {
+  it('create-key takes --customer-master-key-spec, and describe-key prints CustomerMasterKeySpec beside KeySpec', () => {
+    const made = run('create-key', '--customer-master-key-spec', 'ECC_NIST_P384', '--key-usage', 'SIGN_VERIFY').KeyMetadata;
+    expect(made).toMatchObject({ KeySpec: 'ECC_NIST_P384', CustomerMasterKeySpec: 'ECC_NIST_P384', SigningAlgorithms: ['ECDSA_SHA_384'] });
+    expect(run('describe-key', '--key-id', made.KeyId).KeyMetadata.CustomerMasterKeySpec).toBe('ECC_NIST_P384');
+  });
+});
+
 describe('--dry-run through the CLI, TLS and a spawned server', () => {
   it('checks a request and does nothing: DryRunOperationException, else the error a real call would give; all in the ledger', () => {
     const key = run('create-key').KeyMetadata;

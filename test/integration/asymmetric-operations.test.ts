@@ -159,7 +159,20 @@ describe('GetPublicKey and DescribeKey', () => {
     expect(response).toMatchObject({ keyId: key.arn, keySpec, customerMasterKeySpec: keySpec, keyUsage, ...algorithms });
     expect(createPublicKey({ key: response.publicKey, format: 'der', type: 'spki' }).asymmetricKeyType).toBe(type);
     const { keyMetadata } = await h.call(ops.describeKey, { keyId: key.keyId });
-    expect(keyMetadata).toMatchObject({ keySpec, keyUsage, macAlgorithms: [], ...algorithms });
+    expect(keyMetadata).toMatchObject({ keySpec, customerMasterKeySpec: keySpec, keyUsage, macAlgorithms: [], ...algorithms });
+  });
+
+  it('takes the key spec under its deprecated name CustomerMasterKeySpec too, as AWS KMS still does', async () => {
+    const { keyMetadata } = await h.call(ops.createKey, { customerMasterKeySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' });
+    expect(keyMetadata).toMatchObject({ keySpec: 'ECC_NIST_P256', customerMasterKeySpec: 'ECC_NIST_P256', signingAlgorithms: ['ECDSA_SHA_256'] });
+    const same = await h.call(ops.createKey, { keySpec: 'HMAC_256', customerMasterKeySpec: 'HMAC_256', keyUsage: 'GENERATE_VERIFY_MAC' });
+    expect(same.keyMetadata).toMatchObject({ keySpec: 'HMAC_256', customerMasterKeySpec: 'HMAC_256' });
+    const keysBefore = (await h.call(ops.listKeys, { limit: 1000 })).keys.length;
+    const both = { keySpec: 'RSA_2048', customerMasterKeySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' };
+    const conflict = await rejectsWith(h.call(ops.createKey, both), 'ValidationException');
+    expect(conflict.message).toContain('CustomerMasterKeySpec');
+    await rejectsWith(h.call(ops.createKey, { customerMasterKeySpec: 'AES_512' }), 'ValidationException');
+    expect((await h.call(ops.listKeys, { limit: 1000 })).keys).toHaveLength(keysBefore);
   });
 
   it('refuses GetPublicKey for symmetric and HMAC keys with UnsupportedOperationException', async () => {
