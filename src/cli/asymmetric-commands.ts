@@ -69,7 +69,14 @@ export const ASYMMETRIC_COMMANDS: CommandSpec[] = [
     flags: [keyIdFlag],
     request: (o) => ({ keyId: o.keyId }),
   },
-  { name: 'sign', rpc: 'Sign', dryRun: true, describe: 'sign a message or digest with an asymmetric key', flags: signingFlags, request: signingRequest },
+  {
+    name: 'sign',
+    rpc: 'Sign',
+    dryRun: true,
+    describe: 'sign a message or digest with an asymmetric key',
+    flags: signingFlags,
+    request: signingRequest,
+  },
   {
     name: 'verify',
     rpc: 'Verify',
@@ -78,7 +85,14 @@ export const ASYMMETRIC_COMMANDS: CommandSpec[] = [
     flags: [...signingFlags, ['--signature <b64>', 'signature in base64']],
     request: (o) => ({ ...signingRequest(o), signature: base64(o.signature) }),
   },
-  { name: 'generate-mac', rpc: 'GenerateMac', dryRun: true, describe: 'HMAC of a message with an HMAC key', flags: macFlags, request: macRequest },
+  {
+    name: 'generate-mac',
+    rpc: 'GenerateMac',
+    dryRun: true,
+    describe: 'HMAC of a message with an HMAC key',
+    flags: macFlags,
+    request: macRequest,
+  },
   {
     name: 'verify-mac',
     rpc: 'VerifyMac',

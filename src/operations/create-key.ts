@@ -58,7 +58,8 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>({
     needs(request.customerMasterKeySpec === undefined || KEY_SPECS.includes(request.customerMasterKeySpec), () =>
       validation('Unknown CustomerMasterKeySpec.'),
     );
-    needs(request.keySpec === undefined || request.customerMasterKeySpec === undefined || request.keySpec === request.customerMasterKeySpec, () =>
+    const { keySpec, customerMasterKeySpec } = request;
+    needs(keySpec === undefined || customerMasterKeySpec === undefined || keySpec === customerMasterKeySpec, () =>
       validation('KeySpec and CustomerMasterKeySpec are one setting under two names; give one, or the same value in both.'),
     );
     needs(request.keyUsage === undefined || KEY_USAGES.includes(request.keyUsage), () => validation('Unknown KeyUsage.'));
