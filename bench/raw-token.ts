@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
+import { RAW } from './raw-names.js';
 
 const [library, label, pinFile, secondsArg] = process.argv.slice(2) as [string, string, string, string];
 const seconds = Number(secondsArg);
@@ -76,38 +77,38 @@ async function verifyRate(mechanism: number, pair: pkcs11js.KeyPair, input: Buff
 }
 
 const results = {
-  'AES-GCM encrypt 1 KiB (sync)': await measure(1, (s) => {
+  [RAW.aesEncrypt]: await measure(1, (s) => {
     p11.C_EncryptInit(s, gcm(), aes);
     return p11.C_Encrypt(s, kib, Buffer.alloc(1040));
   }),
-  'AES-GCM decrypt 1 KiB (sync)': await measure(1, (s) => {
+  [RAW.aesDecrypt]: await measure(1, (s) => {
     p11.C_DecryptInit(s, gcm(sealIv), aes);
     return p11.C_Decrypt(s, sealed, Buffer.alloc(1040));
   }),
   // The token's part of GenerateDataKey AES_256: 32 bytes from the token's RNG, sealed under the key.
-  'GenerateDataKey AES_256: C_GenerateRandom 32 bytes and AES-GCM encrypt (sync)': await measure(1, (s) => {
+  [RAW.generateDataKey]: await measure(1, (s) => {
     const dataKey = p11.C_GenerateRandom(s, Buffer.alloc(32));
     p11.C_EncryptInit(s, gcm(), aes);
     return p11.C_Encrypt(s, dataKey, Buffer.alloc(48));
   }),
   // The token's part of ReEncrypt under the same key: open the 1 KiB ciphertext, seal it again.
-  'ReEncrypt 1 KiB: AES-GCM decrypt and encrypt (sync)': await measure(1, (s) => {
+  [RAW.reEncrypt]: await measure(1, (s) => {
     p11.C_DecryptInit(s, gcm(sealIv), aes);
     const opened = p11.C_Decrypt(s, sealed, Buffer.alloc(1040));
     p11.C_EncryptInit(s, gcm(), aes);
     return p11.C_Encrypt(s, opened, Buffer.alloc(1040));
   }),
-  'RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)': await measure(16, (s) => {
+  [RAW.rsaSign]: await measure(16, (s) => {
     p11.C_SignInit(s, { mechanism: pkcs11js.CKM_RSA_PKCS }, rsa.privateKey);
     return p11.C_SignAsync(s, digestInfo, Buffer.alloc(256));
-  }, 'RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)'),
-  'RSA-2048 verify (async, 16 in flight)': await verifyRate(pkcs11js.CKM_RSA_PKCS, rsa, digestInfo, 256),
-  'ECDSA P-256 sign (async, 16 in flight)': await measure(16, (s) => {
+  }, RAW.rsaSign),
+  [RAW.rsaVerify]: await verifyRate(pkcs11js.CKM_RSA_PKCS, rsa, digestInfo, 256),
+  [RAW.ecdsaSign]: await measure(16, (s) => {
     p11.C_SignInit(s, { mechanism: pkcs11js.CKM_ECDSA }, ec.privateKey);
     return p11.C_SignAsync(s, digest, Buffer.alloc(64));
   }),
-  'ECDSA P-256 verify (async, 16 in flight)': await verifyRate(pkcs11js.CKM_ECDSA, ec, digest, 64),
-  'HMAC-SHA256 1 KiB (sync)': await measure(1, (s) => {
+  [RAW.ecdsaVerify]: await verifyRate(pkcs11js.CKM_ECDSA, ec, digest, 64),
+  [RAW.hmac]: await measure(1, (s) => {
     p11.C_SignInit(s, { mechanism: pkcs11js.CKM_SHA256_HMAC }, hmac);
     return p11.C_Sign(s, kib, Buffer.alloc(32));
   }),

@@ -17,6 +17,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadOnce, median, middle, startBenchProcess, startBenchService, startFloorServer, startFullFloorServer, startNoopServer, wire } from './harness.js';
+import { RAW } from './raw-names.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 2 : 5;
@@ -195,13 +196,13 @@ async function main(): Promise<void> {
   rmSync(dataDir, { recursive: true, force: true });
   for (const probe of [probeFile, noopProbe]) rmSync(probe, { force: true });
   const rawFor: Record<string, number | undefined> = {
-    'raw GenerateDataKey': raw['GenerateDataKey AES_256: C_GenerateRandom 32 bytes and AES-GCM encrypt (sync)'],
-    'raw ReEncrypt': raw['ReEncrypt 1 KiB: AES-GCM decrypt and encrypt (sync)'],
-    'raw RSA-2048 sign': raw['RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)'],
-    'raw RSA-2048 verify': raw['RSA-2048 verify (async, 16 in flight)'],
-    'raw ECDSA P-256 sign': raw['ECDSA P-256 sign (async, 16 in flight)'],
-    'raw ECDSA P-256 verify': raw['ECDSA P-256 verify (async, 16 in flight)'],
-    'raw HMAC': raw['HMAC-SHA256 1 KiB (sync)'],
+    'raw GenerateDataKey': raw[RAW.generateDataKey],
+    'raw ReEncrypt': raw[RAW.reEncrypt],
+    'raw RSA-2048 sign': raw[RAW.rsaSign],
+    'raw RSA-2048 verify': raw[RAW.rsaVerify],
+    'raw ECDSA P-256 sign': raw[RAW.ecdsaSign],
+    'raw ECDSA P-256 verify': raw[RAW.ecdsaVerify],
+    'raw HMAC': raw[RAW.hmac],
   };
   for (const row of rows) {
     if (!row.baseline) continue;
@@ -233,7 +234,7 @@ async function main(): Promise<void> {
   // request costs at least the raw token's CPU per signature, the client's CPU per Sign call, and
   // the no-op server's CPU per call; all three share the machine's cores.
   const sign16 = rows.find((r) => r.operation === 'Sign RSA-2048' && r.concurrency === 16);
-  const rawRsa = 'RSA-2048 PKCS#1 v1.5 sign (async, 16 in flight)';
+  const rawRsa = RAW.rsaSign;
   const noop16 = baselines['noop Encrypt@16'];
   const rsaFloorUs = rawCpu[rawRsa] !== undefined && sign16?.clientCpuUsPerRequest !== undefined && noop16
     ? rawCpu[rawRsa] + sign16.clientCpuUsPerRequest + noop16.cpuUsPerRequest
