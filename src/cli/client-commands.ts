@@ -21,6 +21,13 @@ function plaintextFrom(options: Options): Buffer | undefined {
 }
 
 
+/** AWS KMS DryRunModifiers of Decrypt and ReEncrypt. */
+const dryRunModifiersFlag: CommandSpec['flags'][number] = [
+  '--dry-run-modifiers <modifier>',
+  'IGNORE_CIPHERTEXT: with --dry-run, name the key by its key-id flag and give no ciphertext (repeatable)',
+  collect,
+];
+
 const KEY_COMMANDS: CommandSpec[] = [
   {
     name: 'create-key',
@@ -56,8 +63,18 @@ const KEY_COMMANDS: CommandSpec[] = [
     rpc: 'Decrypt',
     dryRun: true,
     describe: 'decrypt a ciphertext blob (base64); Plaintext is printed in base64',
-    flags: [['--ciphertext-blob <b64>', 'ciphertext'], ['--key-id <id>', 'expected key (required for RSA keys)'], ['--encryption-context <key=value>', 'context pair (repeatable)', collect], ['--encryption-algorithm <alg>', 'RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for RSA keys']],
-    request: (o) => ({ ciphertextBlob: base64(o.ciphertextBlob), keyId: o.keyId, encryptionContext: context(o.encryptionContext), encryptionAlgorithm: o.encryptionAlgorithm }),
+    flags: [
+      ['--ciphertext-blob <b64>', 'ciphertext'], ['--key-id <id>', 'expected key (required for RSA keys)'],
+      ['--encryption-context <key=value>', 'context pair (repeatable)', collect],
+      ['--encryption-algorithm <alg>', 'RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for RSA keys'], dryRunModifiersFlag,
+    ],
+    request: (o) => ({
+      ciphertextBlob: base64(o.ciphertextBlob),
+      keyId: o.keyId,
+      encryptionContext: context(o.encryptionContext),
+      encryptionAlgorithm: o.encryptionAlgorithm,
+      dryRunModifiers: o.dryRunModifiers,
+    }),
   },
   {
     name: 're-encrypt',
@@ -69,6 +86,7 @@ const KEY_COMMANDS: CommandSpec[] = [
       ['--source-encryption-context <key=value>', 'source context pair', collect], ['--destination-encryption-context <key=value>', 'destination context pair', collect],
       ['--source-encryption-algorithm <alg>', 'RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for an RSA source key'],
       ['--destination-encryption-algorithm <alg>', 'RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for an RSA destination key'],
+      dryRunModifiersFlag,
     ],
     request: (o) => ({
       ciphertextBlob: base64(o.ciphertextBlob),
@@ -78,6 +96,7 @@ const KEY_COMMANDS: CommandSpec[] = [
       destinationEncryptionContext: context(o.destinationEncryptionContext),
       sourceEncryptionAlgorithm: o.sourceEncryptionAlgorithm,
       destinationEncryptionAlgorithm: o.destinationEncryptionAlgorithm,
+      dryRunModifiers: o.dryRunModifiers,
     }),
   },
   ...(['generate-data-key', 'generate-data-key-without-plaintext'] as const).map((name) => ({

@@ -1,5 +1,5 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
-import { needs, validation } from '../domain/errors.js';
+import { dryRunDone, needs, validation } from '../domain/errors.js';
 import { ENCRYPTION_ALGORITHMS, type EncryptionAlgorithm } from '../domain/key.js';
 import { requireKeyAlgorithm, requireNoContext } from './key-algorithms.js';
 import { defineOperation } from './operation.js';
@@ -11,6 +11,25 @@ export interface DecryptRequest {
   readonly encryptionContext?: EncryptionContext;
   readonly keyId?: string;
   readonly encryptionAlgorithm?: EncryptionAlgorithm;
+  readonly dryRun?: boolean;
+  readonly dryRunModifiers?: readonly DryRunModifier[];
+}
+
+/** AWS KMS DryRunModifierType. */
+export type DryRunModifier = 'IGNORE_CIPHERTEXT';
+
+/**
+ * A dry run with IGNORE_CIPHERTEXT (AWS KMS Decrypt and ReEncrypt): it tests permissions without a
+ * ciphertext, so the key is the one KeyId (SourceKeyId) names and no ciphertext is read.
+ */
+export function ignoresCiphertext(request: { readonly dryRun?: boolean; readonly dryRunModifiers?: readonly DryRunModifier[] }): boolean {
+  return request.dryRun === true && request.dryRunModifiers?.includes('IGNORE_CIPHERTEXT') === true;
+}
+
+/** The key a request names by its key-id field, which a ciphertext or an RSA algorithm makes required. */
+export function requiredKeyId(keyId: string | undefined, field: string, why: string): string {
+  needs(keyId !== undefined && keyId !== '', () => validation(`${field} is required ${why}.`));
+  return keyId;
 }
 
 export interface DecryptResponse {
@@ -29,14 +48,12 @@ export const decrypt = defineOperation<DecryptRequest, DecryptResponse, 'key'>({
   keys: {
     key: {
       ref: (r) => {
+        if (ignoresCiphertext(r)) return requiredKeyId(r.keyId, 'KeyId', 'for a dry run that ignores the ciphertext');
         if (!isRsaAlgorithm(r.encryptionAlgorithm)) return keyIdInCiphertext(r.ciphertextBlob);
-        needs(r.keyId !== undefined && r.keyId !== '', () =>
-          validation(`KeyId is required to decrypt with ${r.encryptionAlgorithm} (an asymmetric KMS key).`),
-        );
-        return r.keyId;
+        return requiredKeyId(r.keyId, 'KeyId', `to decrypt with ${r.encryptionAlgorithm} (an asymmetric KMS key)`);
       },
       field: 'CiphertextBlob',
-      mustMatch: { ref: (r) => (isRsaAlgorithm(r.encryptionAlgorithm) ? undefined : r.keyId), field: 'KeyId' },
+      mustMatch: { ref: (r) => (isRsaAlgorithm(r.encryptionAlgorithm) || ignoresCiphertext(r) ? undefined : r.keyId), field: 'KeyId' },
       action: 'kms:Decrypt',
       stateRules: 'Decrypt',
       usage: 'ENCRYPT_DECRYPT',
@@ -52,15 +69,18 @@ export const decrypt = defineOperation<DecryptRequest, DecryptResponse, 'key'>({
     needs(request.encryptionAlgorithm === undefined || ENCRYPTION_ALGORITHMS.includes(request.encryptionAlgorithm), () =>
       validation(`EncryptionAlgorithm must be one of ${ENCRYPTION_ALGORITHMS.join(', ')}.`),
     );
-    needs(request.ciphertextBlob !== undefined && request.ciphertextBlob.length > 0, () => validation('CiphertextBlob is required.'));
+    needs(ignoresCiphertext(request) || (request.ciphertextBlob !== undefined && request.ciphertextBlob.length > 0), () =>
+      validation('CiphertextBlob is required.'),
+    );
   },
   async run(request, { hsm, store, keys: { key } }) {
     const algorithm = request.encryptionAlgorithm ?? 'SYMMETRIC_DEFAULT';
     requireKeyAlgorithm(key, 'encryptionAlgorithms', algorithm, hsm.capabilities, 'EncryptionAlgorithm');
+    if (algorithm !== 'SYMMETRIC_DEFAULT') requireNoContext(request.encryptionContext);
+    if (ignoresCiphertext(request)) throw dryRunDone();
     if (algorithm === 'SYMMETRIC_DEFAULT') {
       return { keyId: key.arn, plaintext: await open(hsm, store, key, request.ciphertextBlob!, request.encryptionContext), encryptionAlgorithm: algorithm };
     }
-    requireNoContext(request.encryptionContext);
     return { keyId: key.arn, plaintext: await openOaep(hsm, key, algorithm, request.ciphertextBlob!), encryptionAlgorithm: algorithm };
   },
 });

@@ -1,5 +1,6 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
-import { needs, validation } from '../domain/errors.js';
+import { dryRunDone, needs, validation } from '../domain/errors.js';
+import { ignoresCiphertext, requiredKeyId, type DryRunModifier } from './decrypt.js';
 import { ENCRYPTION_ALGORITHMS, type EncryptionAlgorithm } from '../domain/key.js';
 import { requireKeyAlgorithm, requireNoContext } from './key-algorithms.js';
 import { defineOperation } from './operation.js';
@@ -14,6 +15,8 @@ export interface ReEncryptRequest {
   readonly destinationEncryptionContext?: EncryptionContext;
   readonly sourceEncryptionAlgorithm?: EncryptionAlgorithm;
   readonly destinationEncryptionAlgorithm?: EncryptionAlgorithm;
+  readonly dryRun?: boolean;
+  readonly dryRunModifiers?: readonly DryRunModifier[];
 }
 
 export interface ReEncryptResponse {
@@ -37,14 +40,16 @@ export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse, 's
   keys: {
     source: {
       ref: (r) => {
+        if (ignoresCiphertext(r)) return requiredKeyId(r.sourceKeyId, 'SourceKeyId', 'for a dry run that ignores the ciphertext');
         if (!isRsaAlgorithm(r.sourceEncryptionAlgorithm)) return keyIdInCiphertext(r.ciphertextBlob);
-        needs(r.sourceKeyId !== undefined && r.sourceKeyId !== '', () =>
-          validation(`SourceKeyId is required to re-encrypt a ciphertext of ${r.sourceEncryptionAlgorithm} (an asymmetric KMS key).`),
-        );
-        return r.sourceKeyId;
+        const why = `to re-encrypt a ciphertext of ${r.sourceEncryptionAlgorithm} (an asymmetric KMS key)`;
+        return requiredKeyId(r.sourceKeyId, 'SourceKeyId', why);
       },
       field: 'CiphertextBlob',
-      mustMatch: { ref: (r) => (isRsaAlgorithm(r.sourceEncryptionAlgorithm) ? undefined : r.sourceKeyId), field: 'SourceKeyId' },
+      mustMatch: {
+        ref: (r) => (isRsaAlgorithm(r.sourceEncryptionAlgorithm) || ignoresCiphertext(r) ? undefined : r.sourceKeyId),
+        field: 'SourceKeyId',
+      },
       action: 'kms:ReEncryptFrom',
       stateRules: 'ReEncrypt',
       usage: 'ENCRYPT_DECRYPT',
@@ -84,7 +89,9 @@ export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse, 's
         validation(`${field} must be one of ${ENCRYPTION_ALGORITHMS.join(', ')}.`),
       );
     }
-    needs(request.ciphertextBlob !== undefined && request.ciphertextBlob.length > 0, () => validation('CiphertextBlob is required.'));
+    needs(ignoresCiphertext(request) || (request.ciphertextBlob !== undefined && request.ciphertextBlob.length > 0), () =>
+      validation('CiphertextBlob is required.'),
+    );
   },
   async run(request, { hsm, store, keys: { source, destination } }) {
     const from = request.sourceEncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT';
@@ -94,6 +101,7 @@ export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse, 's
     requireKeyAlgorithm(destination, 'encryptionAlgorithms', to, hsm.capabilities, 'DestinationEncryptionAlgorithm');
     if (from !== 'SYMMETRIC_DEFAULT') requireNoContext(request.sourceEncryptionContext, 'SourceEncryptionContext');
     if (to !== 'SYMMETRIC_DEFAULT') requireNoContext(request.destinationEncryptionContext, 'DestinationEncryptionContext');
+    if (ignoresCiphertext(request)) throw dryRunDone();
 
     const plaintext = from === 'SYMMETRIC_DEFAULT'
       ? await open(hsm, store, source, request.ciphertextBlob!, request.sourceEncryptionContext)

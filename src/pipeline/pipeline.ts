@@ -77,7 +77,7 @@ export class Pipeline {
     try {
       identity = this.authenticate(envelope);
       parameters = operation.audit?.(request) ?? {};
-      if (dryRun) parameters = { ...parameters, dryRun: true };
+      if (dryRun) parameters = { ...parameters, ...dryRunParameters(request) };
       operation.validate?.(request);
       const account = identity.principal.account ?? this.deps.defaultAccount;
 
@@ -337,6 +337,12 @@ const keyConditionsMade = new WeakMap<
 >();
 
 const NO_CONDITIONS: RequestConditions = Object.freeze({});
+
+/** What a dry run adds to the audit parameters: that it was one, and its modifiers when given. */
+function dryRunParameters(request: unknown): Record<string, unknown> {
+  const modifiers = (request as { dryRunModifiers?: readonly string[] }).dryRunModifiers;
+  return modifiers?.length ? { dryRun: true, dryRunModifiers: [...modifiers] } : { dryRun: true };
+}
 
 /** An operation's key requirements as [name, requirement] pairs, listed once per operation. */
 const requirementLists = new WeakMap<AnyOperation, Array<[string, KeyRequirement<unknown>]>>();

@@ -91,6 +91,9 @@ describe('--dry-run through the CLI, TLS and a spawned server', () => {
     expect(() => run('encrypt', '--key-id', key.KeyId, '--plaintext', 'not sealed', '--dry-run')).toThrow(
       '{"Error":"DryRunOperationException","Message":"The request would have succeeded; DryRun was specified, so nothing was done."}',
     );
+    expect(() => run('decrypt', '--key-id', key.KeyId, '--dry-run', '--dry-run-modifiers', 'IGNORE_CIPHERTEXT')).toThrow(
+      'DryRunOperationException',
+    );
     const grant = ['create-grant', '--key-id', key.KeyId, '--grantee-principal', 'arn:aws:iam::111122223333:role/DeveloperRole'];
     expect(() => run(...grant, '--operations', 'Decrypt', '--dry-run')).toThrow('DryRunOperationException');
     expect(() => run(...grant, '--operations', 'Sign', '--dry-run')).toThrow('ValidationException');
@@ -102,6 +105,7 @@ describe('--dry-run through the CLI, TLS and a spawned server', () => {
     expect(events.map((e: any) => [e.Operation, e.Outcome])).toEqual([
       ['CreateKey', 'Success'],
       ['Encrypt', 'DryRunOperationException'],
+      ['Decrypt', 'DryRunOperationException'],
       ['CreateGrant', 'DryRunOperationException'],
       ['CreateGrant', 'ValidationException'],
       ['ListGrants', 'Success'],

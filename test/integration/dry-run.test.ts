@@ -135,6 +135,29 @@ describe('DryRun', () => {
     expect(await grants()).toEqual(before);
   });
 
+  it('with IGNORE_CIPHERTEXT, Decrypt and ReEncrypt test permissions by key id alone, with no ciphertext', async () => {
+    const spies = TOKEN_CALLS.map((name) => vi.spyOn(h.hsm, name));
+    const ignore = { dryRun: true, dryRunModifiers: ['IGNORE_CIPHERTEXT'] };
+    const decrypt = { keyId: symmetric.keyId, ...ignore };
+    expect((await failure(h.call(ops.decrypt, decrypt))).name).toBe('DryRunOperationException');
+    expect(h.audit.events.at(-1)).toMatchObject({
+      operation: 'Decrypt',
+      outcome: 'DryRunOperationException',
+      keyArns: [symmetric.arn],
+      parameters: { dryRun: true, dryRunModifiers: ['IGNORE_CIPHERTEXT'] },
+    });
+    expect((await failure(h.call(ops.decrypt, decrypt, NOBODY))).name).toBe('AccessDeniedException');
+    const reEncrypt = { sourceKeyId: symmetric.keyId, destinationKeyId: symmetric.keyId, ...ignore };
+    expect((await failure(h.call(ops.reEncrypt, reEncrypt))).name).toBe('DryRunOperationException');
+    // The key must then be named; and without DryRun the modifier changes nothing: a ciphertext is required.
+    expect((await failure(h.call(ops.decrypt, ignore))).name).toBe('ValidationException');
+    expect((await failure(h.call(ops.reEncrypt, { ...reEncrypt, sourceKeyId: undefined }))).name).toBe('ValidationException');
+    expect((await failure(h.call(ops.decrypt, { ...decrypt, dryRun: undefined }))).name).toBe('ValidationException');
+    // A signing key cannot decrypt, ciphertext or not.
+    expect((await failure(h.call(ops.decrypt, { ...decrypt, keyId: signing.keyId }))).name).toBe('InvalidKeyUsageException');
+    expect(spies.map((spy, i) => [TOKEN_CALLS[i], spy.mock.calls.length])).toEqual(TOKEN_CALLS.map((name) => [name, 0]));
+  });
+
   it('is honoured only where AWS KMS takes it: DescribeKey ignores the field', async () => {
     const described = await h.call(ops.describeKey, { keyId: symmetric.keyId, dryRun: true });
     expect(described.keyMetadata.keyId).toBe(symmetric.keyId);
