@@ -1,7 +1,7 @@
 import type { EncryptionContext } from '../domain/encryption-context.js';
 import { dryRunDone, needs, validation } from '../domain/errors.js';
-import { ignoresCiphertext, requiredKeyId, type DryRunModifier } from './decrypt.js';
 import { ENCRYPTION_ALGORITHMS, type EncryptionAlgorithm } from '../domain/key.js';
+import { ignoresCiphertext, requiredKeyId, type DryRunModifier } from './decrypt.js';
 import { requireKeyAlgorithm, requireNoContext } from './key-algorithms.js';
 import { defineOperation } from './operation.js';
 import { isRsaAlgorithm, openOaep, sealOaep } from './rsa-encryption.js';
