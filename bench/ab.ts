@@ -11,7 +11,8 @@
  * the no-op server's, round by round: with `--a dist` (this build against itself) a long run
  * measures the CPU target of issue 8 over many rounds. On this machine single rounds swing by
  * ±20 %, and three runs of one pair of builds (7–9 rounds each) gave CPU medians of 0.92, 1.03
- * and 1.03: only a difference well beyond ~10 % stands out.
+ * and 1.03: only a difference well beyond ~10 % stands out. `--b-env NAME=VALUE` (repeatable) starts
+ * B's server with that variable: `--a dist --b-env GLIBC_TUNABLES=…` measures a setting, not a build.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -27,6 +28,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '6' },
     rpc: { type: 'string', default: 'Encrypt' },
     concurrency: { type: 'string', default: '64' },
+    /** NAME=VALUE for B's server only, repeatable: the same build under another setting (e.g. GLIBC_TUNABLES). */
+    'b-env': { type: 'string', multiple: true, default: [] },
   },
 });
 if (!values.a) throw new Error('--a DIR: the dist directory of build A (it holds src/cli/main.js)');
@@ -63,7 +66,9 @@ let noop: BenchProcess | undefined;
 try {
   const a = await startBenchService({ cli: programA });
   services.push(a);
-  const b = await startBenchService();
+  const bEnv = values['b-env']!.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]);
+  if (bEnv.some(([name]) => !name)) throw new Error('--b-env takes NAME=VALUE');
+  const b = await startBenchService({ env: Object.fromEntries(bEnv) });
   services.push(b);
   noop = await startNoopServer(b);
   const cells = [
