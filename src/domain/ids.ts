@@ -13,6 +13,7 @@ const ACCOUNT = /^\d{12}$/;
 export const newKeyId = (): string => randomUUID();
 export const newKeyVersionId = (): string => randomUUID();
 export const isKeyId = (value: string): boolean => UUID.test(value);
+export const isAccountId = (value: string): boolean => ACCOUNT.test(value);
 
 let requestIdMillis = -1;
 let requestIdPrefix = '';
@@ -35,7 +36,6 @@ export function newRequestId(): string {
   // randomUUID() is xxxxxxxx-xxxx-4xxx-vxxx-xxxxxxxxxxxx: keep what follows its version digit.
   return requestIdPrefix + randomUUID().slice(15);
 }
-export const isAccountId = (value: string): boolean => ACCOUNT.test(value);
 
 export function keyArn(location: ServiceLocation, account: string, keyId: string): string {
   return `arn:${location.partition}:kms:${location.region}:${account}:key/${keyId}`;
