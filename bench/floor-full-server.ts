@@ -25,7 +25,7 @@ import { Ledger } from '../src/audit/ledger.js';
 import { encodeCiphertext } from '../src/domain/ciphertext.js';
 import { canonicalEncryptionContext, type EncryptionContext } from '../src/domain/encryption-context.js';
 import { isKmsError, KmsError } from '../src/domain/errors.js';
-import { newRequestId, parseKeyReference } from '../src/domain/ids.js';
+import { parseKeyReference } from '../src/domain/ids.js';
 import type { KeyRecord } from '../src/domain/key.js';
 import { boundedMemo } from '../src/domain/memo.js';
 import { parsePrincipal, type Principal } from '../src/domain/principal.js';
@@ -91,7 +91,7 @@ function authorize(caller: Principal, callerAccount: string, sourceAddress: stri
 const handlers: grpc.UntypedServiceImplementation = {
   Encrypt: (call: grpc.ServerUnaryCall<WireEncrypt, unknown>, callback: grpc.sendUnaryData<unknown>) => {
     const started = performance.now();
-    const requestId = newRequestId();
+    const requestId = randomUUID();
     const sourceAddress = call.getPeer();
     const caller = principal(call);
     const request = call.request;

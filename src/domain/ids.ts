@@ -15,28 +15,6 @@ export const newKeyVersionId = (): string => randomUUID();
 export const isKeyId = (value: string): boolean => UUID.test(value);
 export const isAccountId = (value: string): boolean => ACCOUNT.test(value);
 
-let requestIdMillis = -1;
-let requestIdPrefix = '';
-
-/**
- * A request id: a UUID of version 7 (RFC 9562), whose first 48 bits are the time in milliseconds,
- * so that ids sort by when their requests came in. The audit ledger indexes its entries by request
- * id (ListAuditEvents' RequestId filter, in SQLite and PostgreSQL): a new time-ordered id lands on
- * the index's last page, where a random one (version 4) lands on a page of its own, one more page
- * for every commit to write and checkpoint (~10 µs of the ledger writer's CPU per entry,
- * bench/FINDINGS.md). The other 74 bits are random, from randomUUID's pool.
- */
-export function newRequestId(): string {
-  const now = Date.now();
-  if (now !== requestIdMillis) {
-    const hex = now.toString(16).padStart(12, '0');
-    requestIdMillis = now;
-    requestIdPrefix = `${hex.slice(0, 8)}-${hex.slice(8)}-7`;
-  }
-  // randomUUID() is xxxxxxxx-xxxx-4xxx-vxxx-xxxxxxxxxxxx: keep what follows its version digit.
-  return requestIdPrefix + randomUUID().slice(15);
-}
-
 export function keyArn(location: ServiceLocation, account: string, keyId: string): string {
   return `arn:${location.partition}:kms:${location.region}:${account}:key/${keyId}`;
 }

@@ -1,6 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { isKmsError } from '../domain/errors.js';
-import { newRequestId } from '../domain/ids.js';
 import type { KeyRecord } from '../domain/key.js';
 import { daysAfter, rotateKey } from '../operations/rotation.js';
 import type { AuditSink } from '../ports/audit-sink.js';
@@ -171,7 +171,7 @@ export class KeyLifecycleScheduler {
       if (done || outcome !== 'Success') {
         const key = done?.key;
         await this.options.audit.record({
-          requestId: newRequestId(),
+          requestId: randomUUID(),
           time: this.options.clock.now(),
           operation,
           principalArn: undefined,
