@@ -6,6 +6,7 @@ import {
   keyArn,
   MAX_KEY_REFERENCE_LENGTH,
   newKeyId,
+  newRequestId,
   parseArn,
   parseKeyReference,
 } from '../../src/domain/ids.js';
@@ -126,5 +127,30 @@ describe('ids', () => {
     for (const bad of ['', '11112222333', '1111222233334', '11112222333a', ` ${ACCOUNT}`]) {
       expect(isAccountId(bad), bad).toBe(false);
     }
+  });
+});
+
+describe('newRequestId', () => {
+  const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+  it('gives version 4 UUIDs in the form randomUUID gives, each one new, across refills of its random bytes', () => {
+    // 256 ids per fill: 1,000 ids cross three refills.
+    const ids = Array.from({ length: 1000 }, () => newRequestId());
+    for (const id of ids) expect(id).toMatch(V4);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('draws every hex digit it may: the random nibbles are not stuck', () => {
+    const ids = Array.from({ length: 300 }, () => newRequestId());
+    // The first character is a whole random nibble; the variant character one of four.
+    expect(new Set(ids.map((id) => id[0])).size).toBe(16);
+    expect(new Set(ids.map((id) => id[19]))).toEqual(new Set(['8', '9', 'a', 'b']));
+  });
+
+  it('returns a string of its own, unchanged by the ids made after it', () => {
+    const first = newRequestId();
+    const copy = `${first}`;
+    for (let i = 0; i < 600; i++) newRequestId();
+    expect(first).toBe(copy);
   });
 });

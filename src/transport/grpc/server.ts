@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
+import { newRequestId } from '../../domain/ids.js';
 import type { AnyOperation } from '../../operations/operation.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { MessageCodec } from './codec.js';
@@ -54,7 +54,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const unaryHandler: UnaryHandlerFactory = (operation, requestType, responseType) =>
     (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) =>
       turns.run(() => {
-        const requestId = randomUUID();
+        const requestId = newRequestId();
         const answer = (result: Record<string, unknown>) => {
           const trailer = new grpc.Metadata();
           trailer.set(REQUEST_ID_TRAILER, requestId);
