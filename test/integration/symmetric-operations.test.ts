@@ -291,9 +291,38 @@ describe('authentication, the account boundary and the audit record', () => {
     h.audit.failing = true;
     try {
       await expect(h.call(ops.decrypt, { ciphertextBlob })).rejects.toThrow('ledger unavailable');
+      // A result with nothing secret answers with the sink's own promise: it fails the same way.
+      await expect(h.call(ops.encrypt, { keyId: key.keyId, plaintext: Buffer.from('x') })).rejects.toThrow('ledger unavailable');
     } finally {
       h.audit.failing = false;
     }
+  });
+
+  it('wipes the plaintext it made when the audit record fails, by rejection or at once', async () => {
+    const key = await newKey();
+    const { ciphertextBlob } = await h.call(ops.encrypt, { keyId: key.keyId, plaintext: Buffer.from('wipe me, please') });
+    // Decrypt as it is, keeping a reference to the result the pipeline holds.
+    const results: Array<{ plaintext: Buffer }> = [];
+    const keeping = { ...ops.decrypt, run: async (...args: Parameters<typeof ops.decrypt.run>) => {
+      const result = await ops.decrypt.run(...args);
+      results.push(result as { plaintext: Buffer });
+      return result;
+    } } as typeof ops.decrypt;
+    for (const mode of ['failing', 'throwing'] as const) {
+      h.audit[mode] = true;
+      try {
+        await expect(h.call(keeping, { ciphertextBlob })).rejects.toThrow(/ledger unavailable/);
+      } finally {
+        h.audit[mode] = false;
+      }
+    }
+    expect(results).toHaveLength(2);
+    for (const { plaintext } of results) {
+      expect(plaintext.length).toBe('wipe me, please'.length);
+      expect(plaintext.every((byte) => byte === 0)).toBe(true);
+    }
+    // With the sink back, the same request answers the plaintext, unwiped.
+    expect((await h.call(keeping, { ciphertextBlob })).plaintext.toString()).toBe('wipe me, please');
   });
 
   it('turns an unexpected failure into KMSInternalException carrying only a request id', async () => {

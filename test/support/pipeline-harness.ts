@@ -16,14 +16,17 @@ export const ADMIN = `arn:aws:iam::${ACCOUNT}:root`;
 export const DEVELOPER = `arn:aws:iam::${ACCOUNT}:role/DeveloperRole`;
 export const OUTSIDER = `arn:aws:iam::${OTHER_ACCOUNT}:role/DeveloperRole`;
 
-/** An audit sink that keeps events in memory, and can be told to fail. */
+/** An audit sink that keeps events in memory, and can be told to fail (with a rejection, or by throwing at once). */
 export class RecordingAuditSink implements AuditSink {
   readonly events: AuditEvent[] = [];
   failing = false;
+  throwing = false;
 
-  async record(event: AuditEvent): Promise<void> {
-    if (this.failing) throw new Error('ledger unavailable');
+  record(event: AuditEvent): Promise<void> {
+    if (this.throwing) throw new Error('ledger unavailable at once');
+    if (this.failing) return Promise.reject(new Error('ledger unavailable'));
     this.events.push(event);
+    return Promise.resolve();
   }
 }
 
