@@ -26,18 +26,7 @@ export interface CheckpointRowRead {
 
 /** The row the writer inserts for a chained entry: its columns, the keys it names and its reader accounts. */
 export function entryRow({ entry, canonical, hash }: ChainedEntry): LedgerEntryRow {
-  // Each key id once, whatever the number of its ARNs in the entry; the readers are the caller's
-  // account and each key's. An entry names one or two keys: arrays and includes, not a Map and a
-  // Set and their copies (heap sampling: ~0.7 KB per request).
-  const keyIds: string[] = [];
-  const accounts: string[] = [];
-  if (entry.principalAccount !== null) accounts.push(entry.principalAccount);
-  for (const keyArn of entry.keyArns) {
-    const key = keyOfArn(keyArn);
-    if (keyIds.includes(key.keyId)) continue;
-    keyIds.push(key.keyId);
-    if (key.account !== '' && !accounts.includes(key.account)) accounts.push(key.account);
-  }
+  const { keyIds, accounts } = indexRowsOf(entry);
   return {
     entry: {
       seq: entry.seq,
@@ -55,6 +44,53 @@ export function entryRow({ entry, canonical, hash }: ChainedEntry): LedgerEntryR
     accounts,
   };
 }
+
+/** The index rows of an entry: the ids of the keys it names, and the accounts that may read it. */
+export interface IndexRows {
+  readonly keyIds: readonly string[];
+  readonly accounts: readonly string[];
+}
+
+/**
+ * Each key id once, whatever the number of its ARNs in the entry; the readers are the caller's
+ * account and each key's, in that order. Nearly every entry names one key of the caller's own
+ * account, or none: those answers are made once per key (or account) and shared, frozen, so that
+ * an entry costs no arrays of its own (heap count under Encrypt at 64 in flight, bench/FINDINGS.md).
+ */
+export function indexRowsOf(entry: Pick<LedgerEntry, 'keyArns' | 'principalAccount'>): IndexRows {
+  const { keyArns, principalAccount } = entry;
+  if (keyArns.length === 0) return principalAccount === null ? NO_INDEX_ROWS : callerOnly(principalAccount);
+  if (keyArns.length === 1) {
+    const rows = oneKey(keyArns[0]!);
+    if (principalAccount === null || rows.accounts[0] === principalAccount) return rows;
+  }
+  // An entry names one or two keys: arrays and includes, not a Map and a Set and their copies.
+  const keyIds: string[] = [];
+  const accounts: string[] = [];
+  if (principalAccount !== null) accounts.push(principalAccount);
+  for (const keyArn of keyArns) {
+    const key = keyOfArn(keyArn);
+    if (keyIds.includes(key.keyId)) continue;
+    keyIds.push(key.keyId);
+    if (key.account !== '' && !accounts.includes(key.account)) accounts.push(key.account);
+  }
+  return { keyIds, accounts };
+}
+
+const NO_INDEX_ROWS: IndexRows = Object.freeze({ keyIds: Object.freeze([]), accounts: Object.freeze([]) });
+
+const callerOnly = boundedMemo(
+  (account): IndexRows => Object.freeze({ keyIds: Object.freeze([]), accounts: Object.freeze([account]) }),
+);
+
+/** An entry naming this one key ARN, by a caller of the key's account (or by none). */
+const oneKey = boundedMemo((keyArn): IndexRows => {
+  const key = keyOfArn(keyArn);
+  return Object.freeze({
+    keyIds: Object.freeze([key.keyId]),
+    accounts: Object.freeze(key.account === '' ? [] : [key.account]),
+  });
+}, 50_000);
 
 /**
  * A key ARN's id and account; the same keys recur in entry after entry. Room for as many keys as

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type { ChainedEntry } from '../../audit/chain.js';
+import { indexRowsOf } from './ledger-rows.js';
 
 /**
  * The ledger's writes run on a worker thread with its own SQLite connection, so that a commit's
@@ -252,16 +254,17 @@ export class LedgerWriteError extends Error {
  * strings for a batch of 18 Encrypt entries cost the two threads ~110–120 µs of CPU per batch, one
  * text ~65 (bench/FINDINGS.md, "The post to the ledger writer"). The hashes go in a buffer of
  * their own: Buffer.concat's comes from the 8 KiB pool, and the clone copies a view's whole
- * ArrayBuffer.
+ * ArrayBuffer. Packed from the chained entries themselves, with the columns entryRow gives
+ * (ledger-rows.ts) but no row objects of their own.
  *
  * Per entry, `numbers` holds its seq, its time, then the length of each string (-1 for null) in
  * the order `text` holds them: canonical, requestId, operation, principalArn, principalAccount,
  * outcome, kind; then the number of its key ids and their lengths, and the same for its accounts.
  */
-function packBatch(rows: readonly LedgerEntryRow[]): PackedBatch {
+function packBatch(entries: readonly ChainedEntry[]): PackedBatch {
   const pieces: string[] = [];
   const numbers: number[] = [];
-  const hashes = new Uint8Array(32 * rows.length);
+  const hashes = new Uint8Array(32 * entries.length);
   const add = (value: string | null) => {
     if (value === null) {
       numbers.push(-1);
@@ -270,22 +273,24 @@ function packBatch(rows: readonly LedgerEntryRow[]): PackedBatch {
     numbers.push(value.length);
     pieces.push(value);
   };
-  rows.forEach(({ entry, keyIds, accounts }, index) => {
-    if (entry.hash.length !== 32) throw new RangeError(`entry ${entry.seq} has a hash of ${entry.hash.length} bytes`);
-    hashes.set(entry.hash, 32 * index);
-    numbers.push(entry.seq, entry.time);
-    add(entry.canonical);
+  for (let index = 0; index < entries.length; index++) {
+    const { entry, canonical, hash } = entries[index]!;
+    if (hash.length !== 32) throw new RangeError(`entry ${entry.seq} has a hash of ${hash.length} bytes`);
+    hashes.set(hash, 32 * index);
+    numbers.push(entry.seq, Date.parse(entry.time));
+    add(canonical);
     add(entry.requestId);
     add(entry.operation);
     add(entry.principalArn);
     add(entry.principalAccount);
     add(entry.outcome);
     add(entry.kind);
+    const { keyIds, accounts } = indexRowsOf(entry);
     numbers.push(keyIds.length);
-    for (const keyId of keyIds) add(keyId);
+    for (let i = 0; i < keyIds.length; i++) add(keyIds[i]!);
     numbers.push(accounts.length);
-    for (const account of accounts) add(account);
-  });
+    for (let i = 0; i < accounts.length; i++) add(accounts[i]!);
+  }
   return { text: pieces.join(''), numbers, hashes };
 }
 
@@ -335,10 +340,10 @@ export class SqliteLedgerWriter {
     return new SqliteLedgerWriter(worker);
   }
 
-  append(after: { seq: number; hash: Buffer }, rows: readonly LedgerEntryRow[]): Promise<void> {
+  append(after: { seq: number; hash: Buffer }, entries: readonly ChainedEntry[]): Promise<void> {
     let batch: PackedBatch;
     try {
-      batch = packBatch(rows);
+      batch = packBatch(entries);
     } catch (error) {
       return Promise.reject(error as Error);
     }

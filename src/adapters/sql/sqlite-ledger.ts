@@ -12,7 +12,7 @@ import type {
 } from '../../audit/ledger-store.js';
 import { applySqliteMigrations, SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteLedgerWriter } from './sqlite-ledger-writer.js';
-import { CHECKPOINT_MARKER, decodeSeqMarker, encodeSeqMarker, ENTRY_MARKER, entryRow, inTimeOrder, markerEntryTime, pageTimeBounds, toCheckpoint, toStoredEntry, type CheckpointRowRead, type EntryRow } from './ledger-rows.js';
+import { CHECKPOINT_MARKER, decodeSeqMarker, encodeSeqMarker, ENTRY_MARKER, inTimeOrder, markerEntryTime, pageTimeBounds, toCheckpoint, toStoredEntry, type CheckpointRowRead, type EntryRow } from './ledger-rows.js';
 
 const BUSY_TIMEOUT_MS = 5000;
 /**
@@ -63,7 +63,7 @@ export class SqliteLedgerStore implements LedgerAppendStore, LedgerReader {
   }
 
   appendEntries(after: ChainHead, entries: readonly ChainedEntry[]): Promise<void> {
-    return this.writer.append({ seq: after.seq, hash: after.hash }, entries.map(entryRow));
+    return this.writer.append({ seq: after.seq, hash: after.hash }, entries);
   }
 
   async lastCheckpoint(): Promise<Checkpoint | undefined> {
