@@ -2,6 +2,7 @@ import { constants as cryptoConstants, createPublicKey, publicEncrypt } from 'no
 import pkcs11js from 'pkcs11js';
 import { bytesToUuid, GCM_TAG_BYTES } from '../../domain/ciphertext.js';
 import type { KeySpec } from '../../domain/key.js';
+import { boundedMemo } from '../../domain/memo.js';
 import {
   KEY_SPEC_FACTS,
   OAEP_HASH,
@@ -301,10 +302,18 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     }
   }
 
-  async encrypt(versionId: string, plaintext: Buffer, aad: Buffer): Promise<AesGcmSealed> {
-    const key =
-      this.workingCopies.get(objectKey(pkcs11js.CKO_SECRET_KEY, versionId)) ??
-      (await this.operationKey(versionId, pkcs11js.CKO_SECRET_KEY));
+  /**
+   * Not an async function: with the working copy at hand (nearly every call) it answers with the
+   * turn batch's own promise, where an async function's promise resolved by another promise cost
+   * two more microtask turns and a job object per Encrypt.
+   */
+  encrypt(versionId: string, plaintext: Buffer, aad: Buffer): Promise<AesGcmSealed> {
+    const key = this.workingCopies.get(secretKeyObject(versionId));
+    if (key !== undefined) return this.encryptWith(key, plaintext, aad);
+    return this.operationKey(versionId, pkcs11js.CKO_SECRET_KEY).then((found) => this.encryptWith(found, plaintext, aad));
+  }
+
+  private encryptWith(key: Handle, plaintext: Buffer, aad: Buffer): Promise<AesGcmSealed> {
     // Random 96-bit IVs from the host CSPRNG (NIST SP 800-38D §8.2.2); fresh for every call.
     const iv = this.ivs.next();
     const mechanism = this.gcm(iv, aad);
@@ -317,12 +326,12 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     }
     // An asynchronous token (a network HSM) makes C_EncryptInit a round trip too: Init and call
     // run together in an operation worker, off the event loop.
-    return { iv, ciphertextAndTag: await this.workers.encrypt(mechanism, key, plaintext, outputBytes) };
+    return this.workers.encrypt(mechanism, key, plaintext, outputBytes).then((ciphertextAndTag) => ({ iv, ciphertextAndTag }));
   }
 
   async decrypt(versionId: string, sealed: AesGcmSealed, aad: Buffer): Promise<Buffer> {
     const key =
-      this.workingCopies.get(objectKey(pkcs11js.CKO_SECRET_KEY, versionId)) ??
+      this.workingCopies.get(secretKeyObject(versionId)) ??
       (await this.operationKey(versionId, pkcs11js.CKO_SECRET_KEY));
     const mechanism = this.gcm(sealed.iv, aad);
     const outputBytes = sealed.ciphertextAndTag.length;
@@ -564,3 +573,10 @@ function pkcs11Code(error: unknown): string | undefined {
 }
 
 const objectKey = (objectClass: number, versionId: string) => `${objectClass}:${versionId}`;
+
+/**
+ * objectKey of a secret key version, made once per version: every Encrypt and Decrypt looks its
+ * key up by it, and the concatenation (then flattened for the Map) was a new string each time.
+ * Room for as many versions as the ciphertext's key-id memo (ciphertext.ts).
+ */
+const secretKeyObject = boundedMemo((versionId: string) => objectKey(pkcs11js.CKO_SECRET_KEY, versionId), 100_000);
