@@ -13,6 +13,7 @@ const ACCOUNT = /^\d{12}$/;
 export const newKeyId = (): string => randomUUID();
 export const newKeyVersionId = (): string => randomUUID();
 export const isKeyId = (value: string): boolean => UUID.test(value);
+export const isAccountId = (value: string): boolean => ACCOUNT.test(value);
 
 /** Random bytes for 256 request ids at a time, from the host CSPRNG (as randomUUID keeps them). */
 const requestIdBytes = Buffer.allocUnsafeSlow(16 * 256);
@@ -44,7 +45,6 @@ export function newRequestId(): string {
   requestIdAt += 16;
   return requestIdText.toString('latin1', 0, 36);
 }
-export const isAccountId = (value: string): boolean => ACCOUNT.test(value);
 
 export function keyArn(location: ServiceLocation, account: string, keyId: string): string {
   return `arn:${location.partition}:kms:${location.region}:${account}:key/${keyId}`;

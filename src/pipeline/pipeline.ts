@@ -10,6 +10,7 @@ import { type Awaitable, isPromise } from '../ports/awaitable.js';
 import type { AliasRecord } from '../ports/metadata-store.js';
 import type { AuthorizationDecision, Authorizer, ConditionKeys } from '../ports/authorizer.js';
 import type { AnyOperation, Caller, KeyRequirement, OperationContext, OperationServices, RequestConditions } from '../operations/operation.js';
+import { holdsSecret, wipeSecrets } from '../domain/secret-fields.js';
 import { DryRunHsm } from './dry-run.js';
 import { callerConditions, encryptionContextConditions, keyConditions } from './request-conditions.js';
 
@@ -85,11 +86,7 @@ export class Pipeline {
       const resolved: Record<string, ResolvedKey> = {};
       // A value that is already there is used as it is: an await costs a promise and a turn of
       // the microtask queue even then, and most of these answer at once.
-      // Indexed loops over the [name, requirement] pairs: destructuring each pair in a for…of
-      // went through the array iterator, a few short-lived objects per loop and request.
-      for (let i = 0; i < requirements.length; i++) {
-        const name = requirements[i]![0];
-        const requirement = requirements[i]![1];
+      for (const { name, requirement } of requirements) {
         const reference = requirement.ref(request, this.deps.services.store);
         const key = this.resolve(isPromise(reference) ? await reference : reference, requirement.field, account);
         resolved[name] = isPromise(key) ? await key : key;
@@ -97,10 +94,7 @@ export class Pipeline {
         if (requirement.mustMatch) await this.checkMatch(resolved[name].key, requirement, request, account);
       }
       const keys: Record<string, KeyRecord> = {};
-      for (let i = 0; i < requirements.length; i++) {
-        const name = requirements[i]![0];
-        keys[name] = resolved[name]!.key;
-      }
+      for (const { name } of requirements) keys[name] = resolved[name]!.key;
       const found = operation.conditions?.(request, keys, this.deps.services.store);
       const own = (isPromise(found) ? await found : found) ?? NO_CONDITIONS;
       const grantTokens = (request as { grantTokens?: readonly string[] }).grantTokens;
@@ -119,9 +113,7 @@ export class Pipeline {
       );
       const caller: Caller = { requestId: envelope.requestId, principal: identity.principal, account, conditions };
 
-      for (let i = 0; i < requirements.length; i++) {
-        const name = requirements[i]![0];
-        const requirement = requirements[i]![1];
+      for (const { name, requirement } of requirements) {
         const { key, alias } = resolved[name]!;
         const made = this.keyConditionKeys(key, alias);
         const keyConditionKeys = isPromise(made) ? await made : made;
@@ -134,11 +126,7 @@ export class Pipeline {
         decision = await this.decide(caller, action, undefined, conditions, own);
         if (!decision.allowed) throw this.denied(caller, action, undefined, decision);
       }
-      for (let i = 0; i < requirements.length; i++) {
-        const name = requirements[i]![0];
-        const requirement = requirements[i]![1];
-        checkStateAndUsage(resolved[name]!.key, requirement);
-      }
+      for (const { name, requirement } of requirements) checkStateAndUsage(resolved[name]!.key, requirement);
 
       result = await operation.run(request, operationContext(this.deps.services, caller, keys, dryRun));
       const resultKeyArns = operation.resultKeyArns?.(result);
@@ -359,36 +347,27 @@ const keyConditionsMade = new WeakMap<
 
 const NO_CONDITIONS: RequestConditions = Object.freeze({});
 
-/** The fields of a result that hold plaintext key material or data. */
-const SECRET_FIELDS = ['plaintext', 'privateKeyPlaintext', 'sharedSecret'] as const;
-
-function holdsSecret(result: unknown): boolean {
-  if (typeof result !== 'object' || result === null) return false;
-  for (const field of SECRET_FIELDS) if (Buffer.isBuffer((result as Record<string, unknown>)[field])) return true;
-  return false;
-}
-
-function wipeSecrets(result: unknown): void {
-  if (typeof result !== 'object' || result === null) return;
-  for (const field of SECRET_FIELDS) {
-    const secret = (result as Record<string, unknown>)[field];
-    if (Buffer.isBuffer(secret)) secret.fill(0);
-  }
-}
-
 /** What a dry run adds to the audit parameters: that it was one, and its modifiers when given. */
 function dryRunParameters(request: unknown): Record<string, unknown> {
   const modifiers = (request as { dryRunModifiers?: readonly string[] }).dryRunModifiers;
   return modifiers?.length ? { dryRun: true, dryRunModifiers: [...modifiers] } : { dryRun: true };
 }
 
-/** An operation's key requirements as [name, requirement] pairs, listed once per operation. */
-const requirementLists = new WeakMap<AnyOperation, Array<[string, KeyRequirement<unknown>]>>();
+/**
+ * An operation's key requirements, listed once per operation as objects: a [name, requirement]
+ * pair destructured in each of the four loops per request went through the array iterator.
+ */
+interface NamedRequirement {
+  readonly name: string;
+  readonly requirement: KeyRequirement<unknown>;
+}
 
-function requirementsOf(operation: AnyOperation): Array<[string, KeyRequirement<unknown>]> {
+const requirementLists = new WeakMap<AnyOperation, readonly NamedRequirement[]>();
+
+function requirementsOf(operation: AnyOperation): readonly NamedRequirement[] {
   let list = requirementLists.get(operation);
   if (list === undefined) {
-    list = Object.entries(operation.keys) as Array<[string, KeyRequirement<unknown>]>;
+    list = Object.entries(operation.keys).map(([name, requirement]) => ({ name, requirement: requirement as KeyRequirement<unknown> }));
     requirementLists.set(operation, list);
   }
   return list;

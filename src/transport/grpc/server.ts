@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { newRequestId } from '../../domain/ids.js';
+import { wipeSecrets } from '../../domain/secret-fields.js';
 import type { AnyOperation } from '../../operations/operation.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { MessageCodec } from './codec.js';
@@ -60,7 +61,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
           trailer.set(REQUEST_ID_TRAILER, requestId);
           callback(null, codec.toWire(responseType, result), trailer);
           // grpc-js has serialised the response inside callback(); wipe the plaintext we held.
-          wipeSensitive(result);
+          wipeSecrets(result);
         };
         const fail = (error: unknown) => callback(statuses.toStatus(error, requestId));
         try {
@@ -149,12 +150,4 @@ export function uriSans(subjectAltName: string | undefined): string[] {
     .split(', ')
     .filter((entry) => entry.startsWith('URI:'))
     .map((entry) => entry.slice(4));
-}
-
-/** Plaintext and data keys in a response are zeroed once sent (STYLE.md, habit 11). */
-function wipeSensitive(result: Record<string, unknown>): void {
-  for (const field of ['plaintext', 'privateKeyPlaintext', 'sharedSecret']) {
-    const secret = result[field];
-    if (Buffer.isBuffer(secret)) secret.fill(0);
-  }
 }
