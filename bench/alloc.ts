@@ -54,30 +54,38 @@ if (values.child) {
   process.exit(0);
 } else {
   const ownDist = resolve(fileURLToPath(import.meta.url), '../..');
-  const builds = values.a ? [{ name: 'A', dist: resolve(values.a) }, { name: 'B', dist: ownDist }] : [{ name: 'this build', dist: ownDist }];
+  const builds = values.a
+    ? [{ name: 'A', dist: resolve(values.a) }, { name: 'B', dist: ownDist }]
+    : [{ name: 'this build', dist: ownDist }];
   const found = new Map<string, Round[]>(builds.map((build) => [build.name, []]));
   // Two turns each, A then B then A then B: a warmer machine or disk favours neither.
   for (let turn = 0; turn < 2; turn++) {
     for (const build of builds) {
       const child = spawnSync(
         process.execPath,
-        [...CHILD_FLAGS, fileURLToPath(import.meta.url), '--child', build.dist, '--rounds', String(Math.ceil(rounds / 2)),
-          '--requests', String(requests), '--warm', String(warm)],
+        [
+          ...CHILD_FLAGS, fileURLToPath(import.meta.url), '--child', build.dist,
+          '--rounds', String(Math.ceil(rounds / 2)), '--requests', String(requests), '--warm', String(warm),
+        ],
         { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
       );
       if (child.status !== 0) throw new Error(`the measurement of ${build.dist} failed:\n${child.stderr}`);
       found.get(build.name)!.push(...(JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Round[]));
     }
   }
-  console.log(`\nJavaScript heap allocated per Encrypt (1 KiB, 64 in flight; server and in-process client), ${new Date().toISOString()}`);
+  const when = new Date().toISOString();
+  console.log(`\nJavaScript heap allocated per Encrypt (1 KiB, 64 in flight; server and in-process client), ${when}`);
   console.log('| build | clean rounds | bytes per request, median | rounds |');
   console.log('|---|---|---|---|');
   const medians = new Map<string, number>();
   for (const build of builds) {
-    const clean = found.get(build.name)!.filter((round) => round.collections === 0).map((round) => round.bytesPerRequest);
+    const clean = found.get(build.name)!
+      .filter((round) => round.collections === 0)
+      .map((round) => round.bytesPerRequest);
     if (clean.length === 0) throw new Error(`no round of ${build.name} ran without a collection; try fewer --requests`);
     medians.set(build.name, median(clean));
-    console.log(`| ${build.name} (${build.dist}) | ${clean.length} | ${Math.round(median(clean))} | ${clean.join(' ')} |`);
+    const cells = [`${build.name} (${build.dist})`, clean.length, Math.round(median(clean)), clean.join(' ')];
+    console.log(`| ${cells.join(' | ')} |`);
   }
   if (values.a) console.log(`\nB − A: ${Math.round(medians.get('B')! - medians.get('A')!)} bytes per request`);
 }
@@ -98,7 +106,9 @@ async function measure(dist: string): Promise<Round[]> {
     const service = await startService({ ...config, listen: '127.0.0.1:0' }, pino({ level: 'silent' }));
     const endpoint = `127.0.0.1:${service.port}`;
     const ca = readFileSync(layout.caCert);
-    const admin = KmsClient.connect(endpoint, { caPem: ca, certPem: readFileSync(layout.adminCert), keyPem: readFileSync(layout.adminKey) });
+    const admin = KmsClient.connect(endpoint, {
+      caPem: ca, certPem: readFileSync(layout.adminCert), keyPem: readFileSync(layout.adminKey),
+    });
     const developerFiles = await issueClientCertFiles(root, DEVELOPER);
     const developer = KmsClient.connect(endpoint, {
       caPem: ca, certPem: readFileSync(developerFiles.cert), keyPem: readFileSync(developerFiles.key),

@@ -367,7 +367,10 @@ const requirementLists = new WeakMap<AnyOperation, readonly NamedRequirement[]>(
 function requirementsOf(operation: AnyOperation): readonly NamedRequirement[] {
   let list = requirementLists.get(operation);
   if (list === undefined) {
-    list = Object.entries(operation.keys).map(([name, requirement]) => ({ name, requirement: requirement as KeyRequirement<unknown> }));
+    list = Object.entries(operation.keys).map(([name, requirement]) => ({
+      name,
+      requirement: requirement as KeyRequirement<unknown>,
+    }));
     requirementLists.set(operation, list);
   }
   return list;

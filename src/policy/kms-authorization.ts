@@ -157,7 +157,8 @@ function firstApplying(
   // A loop, not find() with an arrow: every request evaluates four of these.
   for (let i = 0; i < outcomes.length; i++) {
     const outcome = outcomes[i]!;
-    if (outcome.applies && outcome.statement.effect === effect && (match === undefined || outcome.match === match)) return outcome;
+    if (!outcome.applies || outcome.statement.effect !== effect) continue;
+    if (match === undefined || outcome.match === match) return outcome;
   }
   return undefined;
 }

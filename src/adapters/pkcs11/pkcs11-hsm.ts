@@ -310,7 +310,8 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
   encrypt(versionId: string, plaintext: Buffer, aad: Buffer): Promise<AesGcmSealed> {
     const key = this.workingCopies.get(secretKeyObject(versionId));
     if (key !== undefined) return this.encryptWith(key, plaintext, aad);
-    return this.operationKey(versionId, pkcs11js.CKO_SECRET_KEY).then((found) => this.encryptWith(found, plaintext, aad));
+    const made = this.operationKey(versionId, pkcs11js.CKO_SECRET_KEY);
+    return made.then((found) => this.encryptWith(found, plaintext, aad));
   }
 
   private encryptWith(key: Handle, plaintext: Buffer, aad: Buffer): Promise<AesGcmSealed> {
@@ -326,7 +327,8 @@ export class Pkcs11Hsm implements Hsm, AuditSigningHsm {
     }
     // An asynchronous token (a network HSM) makes C_EncryptInit a round trip too: Init and call
     // run together in an operation worker, off the event loop.
-    return this.workers.encrypt(mechanism, key, plaintext, outputBytes).then((ciphertextAndTag) => ({ iv, ciphertextAndTag }));
+    const sealed = this.workers.encrypt(mechanism, key, plaintext, outputBytes);
+    return sealed.then((ciphertextAndTag) => ({ iv, ciphertextAndTag }));
   }
 
   async decrypt(versionId: string, sealed: AesGcmSealed, aad: Buffer): Promise<Buffer> {

@@ -5,7 +5,6 @@ import type { ChainedEntry } from '../../audit/chain.js';
 import type { Checkpoint } from '../../audit/checkpoint.js';
 import type { LedgerEntry } from '../../audit/entry.js';
 import type { LedgerEntryQuery, StoredEntry } from '../../audit/ledger-store.js';
-import type { LedgerEntryRow } from './sqlite-ledger-writer.js';
 
 /**
  * Rows of the ledger tables as both SQL stores write and read them, and the opaque page markers
@@ -24,7 +23,27 @@ export interface CheckpointRowRead {
   signature: Buffer;
 }
 
-/** The row the writer inserts for a chained entry: its columns, the keys it names and its reader accounts. */
+/** One entry's columns of ledger_entries and its index rows (PostgreSQL's insert; the SQLite writer packs the same). */
+export interface LedgerEntryRow {
+  readonly entry: {
+    readonly seq: number;
+    readonly canonical: string;
+    readonly hash: Buffer;
+    readonly time: number;
+    readonly requestId: string;
+    readonly operation: string;
+    readonly principalArn: string | null;
+    readonly principalAccount: string | null;
+    readonly outcome: string;
+    readonly kind: string;
+  };
+  /** The ids of the keys it names (ledger_entry_keys, ListAuditEvents by key). */
+  readonly keyIds: readonly string[];
+  /** The accounts that may read this entry (ListAuditEvents). */
+  readonly accounts: readonly string[];
+}
+
+/** The row of a chained entry: its columns, the keys it names and its reader accounts. */
 export function entryRow({ entry, canonical, hash }: ChainedEntry): LedgerEntryRow {
   const { keyIds, accounts } = indexRowsOf(entry);
   return {

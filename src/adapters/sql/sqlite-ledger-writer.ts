@@ -210,26 +210,6 @@ parentPort.on('message', (req) => {
 parentPort.postMessage({ ready: true });
 `;
 
-/** One entry as the worker inserts it: the columns of ledger_entries, and its index rows. */
-export interface LedgerEntryRow {
-  readonly entry: {
-    readonly seq: number;
-    readonly canonical: string;
-    readonly hash: Buffer;
-    readonly time: number;
-    readonly requestId: string;
-    readonly operation: string;
-    readonly principalArn: string | null;
-    readonly principalAccount: string | null;
-    readonly outcome: string;
-    readonly kind: string;
-  };
-  /** The ids of the keys it names (ledger_entry_keys, ListAuditEvents by key). */
-  readonly keyIds: readonly string[];
-  /** The accounts that may read this entry (ListAuditEvents). */
-  readonly accounts: readonly string[];
-}
-
 export interface CheckpointRow {
   readonly seq: number;
   readonly hash: Buffer;
